@@ -1,0 +1,81 @@
+"""The ``fxsnn`` command line.
+
+Each subcommand lives in its own module with two functions:
+
+- ``register(subparsers)`` adds its parser and calls ``parser.set_defaults(run=run, render=render)``;
+- ``run(args) -> dict`` does the work and returns the results as a JSON-serialisable dict;
+- ``render(result) -> str`` (optional) turns the dict into text for humans.
+
+Every subcommand gets ``--json``: then exactly one JSON object (the dict from ``run``) goes to stdout.
+Errors (:class:`fxsnn.errors.FxsnnError`, bad parameters, missing files) become one line on stderr,
+``fxsnn: error: ...``, and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from ..errors import FxsnnError
+from ..network import ParameterError
+
+#: Subcommand modules, in the order ``fxsnn --help`` lists them.
+COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="fxsnn",
+        description="Spiking neural networks with E:I balance, from training to bit-exact FPGA cores.",
+    )
+    parser.add_argument("--version", action="version", version=f"fxsnn {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    for sub in subparsers.choices.values():
+        _add_json_flag(sub)
+    return parser
+
+
+def _add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` (and nested subcommands) a ``--json`` flag."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_json_flag(sub)
+            return
+    if not any("--json" in action.option_strings for action in parser._actions):
+        parser.add_argument("--json", action="store_true", help="print one JSON object with the results")
+
+
+def _default_render(result: dict) -> str:
+    return "\n".join(f"{key}: {value}" for key, value in result.items())
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.error(f"'{args.command}' needs a subcommand")
+    try:
+        result = args.run(args)
+    except (FxsnnError, ParameterError, FileNotFoundError, ValueError) as exc:
+        message = str(exc) or type(exc).__name__
+        print(f"fxsnn: error: {message}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    except KeyboardInterrupt:
+        print("fxsnn: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, sort_keys=False))
+    else:
+        print(getattr(args, "render", _default_render)(result))
+    return 0
+
+
+def entry() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())
