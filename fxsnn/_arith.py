@@ -15,8 +15,8 @@ from .network import LayerParams
 __all__ = ["JIT", "MODE_MULTIPLY", "MODE_SHIFT", "RESET_ZERO", "RESET_SUBTRACT", "sat", "decay", "lif_update",
            "readout_update", "layer_constants"]
 
-#: numba options for every fxsnn kernel: cached on disk, no silent fall-back to object mode.
-JIT = {"nopython": True, "nogil": True, "cache": True}
+#: numba options for every fxsnn kernel (used with njit, so never object mode): cached on disk, GIL released.
+JIT = {"nogil": True, "cache": True}
 
 MODE_MULTIPLY = 0
 MODE_SHIFT = 1
