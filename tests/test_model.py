@@ -1,4 +1,4 @@
-"""The .fxsnn model file: round trips in every mode, and every kind of bad file rejected with a clear message."""
+"""The .fxsnn model file: round trips in every mode; bad files rejected with clear messages."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def assert_same_model(a: Model, b: Model) -> None:
     assert a.network.num_steps == b.network.num_steps
     assert a.network.metadata == b.network.metadata
     assert len(a.network.layers) == len(b.network.layers)
-    for la, lb in zip(a.network.layers, b.network.layers):
+    for la, lb in zip(a.network.layers, b.network.layers, strict=True):
         assert la.params == lb.params
         assert la.weights.dtype == lb.weights.dtype == np.int32
         assert la.types.dtype == lb.types.dtype == np.int8
@@ -58,7 +58,9 @@ def assert_same_model(a: Model, b: Model) -> None:
 MODES = [
     dict(),
     dict(decay_mode="shift", syn_decay=2, mem_decay=3, reset="subtract", threshold=100),
-    dict(weight_bits=2, state_bits=8, threshold=0, decay_mode="multiply", frac_bits=1, syn_decay=2, mem_decay=0),
+    dict(
+        weight_bits=2, state_bits=8, threshold=0, decay_mode="multiply", frac_bits=1, syn_decay=2, mem_decay=0
+    ),
     dict(weight_bits=16, weight_shift=15, state_bits=32, frac_bits=16, syn_decay=65536, mem_decay=1),
 ]
 
@@ -75,12 +77,18 @@ def test_round_trip_all_modes(tmp_path, params, sizes, ratio):
 
 @pytest.mark.parametrize(
     "encoder",
-    [{"kind": "latency", "tau": 20.0, "threshold": 0.2}, {"kind": "rate", "max_rate": 0.5}, {"kind": "events"}],
+    [
+        {"kind": "latency", "tau": 20.0, "threshold": 0.2},
+        {"kind": "rate", "max_rate": 0.5},
+        {"kind": "events"},
+    ],
 )
 @pytest.mark.parametrize("dataset", [None, "digits", "mnist", "shd"])
 def test_round_trip_encoders_datasets(tmp_path, encoder, dataset):
     net = Network(random_network().layers, num_steps=65535, metadata={"note": "x", "sizes": [1, 2]})
-    provenance = make_provenance(command="fxsnn test", seed=7, config={"lr": 0.01}, training={"acc": [0.5, 0.6]})
+    provenance = make_provenance(
+        command="fxsnn test", seed=7, config={"lr": 0.01}, training={"acc": [0.5, 0.6]}
+    )
     model = Model(net, encoder=encoder, dataset=dataset, scales=None, provenance=provenance)
     loaded = load_model(save_model(model, tmp_path / "m.fxsnn"))
     assert_same_model(loaded, model)
@@ -99,12 +107,21 @@ def test_header_content(tmp_path):
     with zipfile.ZipFile(path) as archive:
         header = json.loads(archive.read("header.json"))
         assert sorted(archive.namelist()) == sorted(
-            ["header.json", "layers/0/weights.npy", "layers/0/types.npy", "layers/1/weights.npy", "layers/1/types.npy"]
+            [
+                "header.json",
+                "layers/0/weights.npy",
+                "layers/0/types.npy",
+                "layers/1/weights.npy",
+                "layers/1/types.npy",
+            ]
         )
         for name, spec in header["arrays"].items():
             assert hashlib.sha256(archive.read(name)).hexdigest() == spec["sha256"]
     assert header["type"] == MODEL_TYPE and header["format_version"] == FORMAT_VERSION
-    assert [(la["n_excitatory"], la["n_inhibitory"]) for la in header["network"]["layers"]] == [(3, 2), (3, 0)]
+    assert [(la["n_excitatory"], la["n_inhibitory"]) for la in header["network"]["layers"]] == [
+        (3, 2),
+        (3, 0),
+    ]
     weights_spec = header["arrays"]["layers/0/weights.npy"]
     assert (weights_spec["shape"], weights_spec["dtype"]) == ([6, 5], "<u2")
 
@@ -120,7 +137,10 @@ def test_header_content(tmp_path):
         (dict(encoder={"kind": "latency", "tau": -1.0, "threshold": 0.2}), "tau must be > 0"),
         (dict(encoder={"kind": "latency", "tau": 20.0, "threshold": 1.0}), "threshold must be in (0, 1)"),
         (dict(encoder={"kind": "rate", "max_rate": 1.5}), "max_rate must be in (0, 1]"),
-        (dict(encoder={"kind": "rate", "max_rate": 0.5, "seed": 1}), "unknown rate encoder parameter(s): ['seed']"),
+        (
+            dict(encoder={"kind": "rate", "max_rate": 0.5, "seed": 1}),
+            "unknown rate encoder parameter(s): ['seed']",
+        ),
         (dict(encoder={"kind": "rate", "max_rate": float("nan")}), "must be finite"),
         (dict(encoder="latency"), "encoder must be a dict"),
         (dict(dataset="cifar"), "dataset must be one of"),
@@ -144,7 +164,10 @@ def test_model_rejects_bad_fields(changes, message):
 
 def test_validate_encoder_normalises_numbers():
     assert validate_encoder({"kind": "latency", "tau": 20, "threshold": np.float32(0.25)}) == {
-        "kind": "latency", "tau": 20.0, "threshold": 0.25}
+        "kind": "latency",
+        "tau": 20.0,
+        "threshold": 0.25,
+    }
 
 
 def test_copy_model_revalidates():
@@ -275,7 +298,10 @@ def test_corrupted_bytes_in_compressed_array(model_path):
     data[position] ^= 0xFF
     model_path.write_bytes(bytes(data))
     message = expect_error(model_path)
-    assert "'layers/0/weights.npy' is corrupted" in message or "checksum mismatch in 'layers/0/weights.npy'" in message
+    assert (
+        "'layers/0/weights.npy' is corrupted" in message
+        or "checksum mismatch in 'layers/0/weights.npy'" in message
+    )
 
 
 def test_tampered_array_detected_by_checksum(model_path):
@@ -307,7 +333,9 @@ def test_wrong_type_tag(model_path):
 
 def test_newer_version(model_path):
     rewrite(model_path, edit_header=lambda h: h.update(format_version=FORMAT_VERSION + 1))
-    expect_error(model_path, f"format version {FORMAT_VERSION + 1} was written by a newer fxsnn", "upgrade fxsnn")
+    expect_error(
+        model_path, f"format version {FORMAT_VERSION + 1} was written by a newer fxsnn", "upgrade fxsnn"
+    )
 
 
 @pytest.mark.parametrize("version", [0, "1", None, 1.5, True])
@@ -342,21 +370,32 @@ def set_param(k, name, value):
         (set_param(0, "syn_decay", 5000), ["layer 0", "syn_decay must be in [0, 4096]"]),
         (set_param(0, "reset", "hold"), ["layer 0", "reset must be one of"]),
         (set_param(0, "bogus", 1), ["layer 0", "unknown layer parameter(s): ['bogus']"]),
-        (lambda h: h["network"]["layers"][0]["params"].pop("frac_bits"), ["layer 0", "['frac_bits'] missing"]),
+        (
+            lambda h: h["network"]["layers"][0]["params"].pop("frac_bits"),
+            ["layer 0", "['frac_bits'] missing"],
+        ),
         (lambda h: h["network"].update(num_steps=0), ["num_steps must be in [1, 65535]"]),
         (lambda h: h.update(encoder={"kind": "latency", "tau": 0.0, "threshold": 0.2}), ["tau must be > 0"]),
         (lambda h: h.update(dataset="imagenet"), ["dataset must be one of"]),
         (lambda h: h.update(scales=[1.0, 2.0, 3.0]), ["scales has 3 entries but the network has 2 layers"]),
         (lambda h: h.pop("provenance"), ["header has no 'provenance' entry"]),
-        (lambda h: h["network"]["layers"][0].update(n_excitatory=9, n_inhibitory=0),
-         ["layer 0: header says 9 excitatory and 0 inhibitory", "types array has 7 and 2"]),
-        (lambda h: h["arrays"]["layers/0/weights.npy"].update(dtype="<i8"),
-         ["'layers/0/weights.npy' is declared as dtype '<i8', expected '<u2'"]),
-        (lambda h: h["network"]["layers"][0].update(n_in=13),
-         ["'layers/0/weights.npy' is declared with shape [12, 9], expected [13, 9]"]),
+        (
+            lambda h: h["network"]["layers"][0].update(n_excitatory=9, n_inhibitory=0),
+            ["layer 0: header says 9 excitatory and 0 inhibitory", "types array has 7 and 2"],
+        ),
+        (
+            lambda h: h["arrays"]["layers/0/weights.npy"].update(dtype="<i8"),
+            ["'layers/0/weights.npy' is declared as dtype '<i8', expected '<u2'"],
+        ),
+        (
+            lambda h: h["network"]["layers"][0].update(n_in=13),
+            ["'layers/0/weights.npy' is declared with shape [12, 9], expected [13, 9]"],
+        ),
         (lambda h: h["network"]["layers"][0].update(n_in=0), ["layer 0: n_in must be a positive integer"]),
-        (lambda h: h["network"]["layers"][1].update(weights="layers/9/weights.npy"),
-         ["array 'layers/9/weights.npy' is not described"]),
+        (
+            lambda h: h["network"]["layers"][1].update(weights="layers/9/weights.npy"),
+            ["array 'layers/9/weights.npy' is not described"],
+        ),
     ],
 )
 def test_bad_header_values(model_path, edit, fragments):
@@ -378,15 +417,21 @@ def test_lowered_weight_bits_rejects_existing_weights(model_path):
 
 def test_bad_neuron_type(model_path):
     types = np.array([0, 0, 0, 0, 0, 0, 0, 2, 1], dtype="|u1")
-    rewrite(model_path, arrays={"layers/0/types.npy": types},
-            edit_header=lambda h: h["network"]["layers"][0].update(n_excitatory=7, n_inhibitory=1))
+    rewrite(
+        model_path,
+        arrays={"layers/0/types.npy": types},
+        edit_header=lambda h: h["network"]["layers"][0].update(n_excitatory=7, n_inhibitory=1),
+    )
     expect_error(model_path, "layer 0", "types must be 0 (excitatory) or 1 (inhibitory)")
 
 
 def test_inhibitory_readout_rejected(model_path):
     types = np.array([0, 1, 0, 0], dtype="|u1")
-    rewrite(model_path, arrays={"layers/1/types.npy": types},
-            edit_header=lambda h: h["network"]["layers"][1].update(n_excitatory=3, n_inhibitory=1))
+    rewrite(
+        model_path,
+        arrays={"layers/1/types.npy": types},
+        edit_header=lambda h: h["network"]["layers"][1].update(n_excitatory=3, n_inhibitory=1),
+    )
     expect_error(model_path, "readout neurons have no outgoing weights")
 
 
@@ -397,7 +442,11 @@ def test_layers_that_do_not_chain(model_path):
         header["network"]["layers"][1]["n_in"] = 8
         header["arrays"]["layers/1/weights.npy"]["shape"] = [8, 4]
 
-    rewrite(model_path, arrays={"layers/1/weights.npy": rng.integers(0, 10, (8, 4)).astype("<u2")}, edit_header=edit)
+    rewrite(
+        model_path,
+        arrays={"layers/1/weights.npy": rng.integers(0, 10, (8, 4)).astype("<u2")},
+        edit_header=edit,
+    )
     expect_error(model_path, "layers[1] has 8 inputs but layers[0] has 9 neurons")
 
 
