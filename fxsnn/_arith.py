@@ -12,8 +12,22 @@ import numpy as np
 
 from .network import LayerParams
 
-__all__ = ["JIT", "MODE_MULTIPLY", "MODE_SHIFT", "RESET_ZERO", "RESET_SUBTRACT", "sat", "decay", "lif_update",
-           "readout_update", "layer_constants"]
+__all__ = [
+    "JIT",
+    "MODE_MULTIPLY",
+    "MODE_SHIFT",
+    "RESET_ZERO",
+    "RESET_SUBTRACT",
+    "sat",
+    "decay",
+    "lif_neuron",
+    "lif_update",
+    "lif_layer_update",
+    "readout_neuron",
+    "readout_update",
+    "readout_layer_update",
+    "layer_constants",
+]
 
 #: numba options for every fxsnn kernel (used with njit, so never object mode): cached on disk, GIL released.
 JIT = {"nogil": True, "cache": True}
@@ -45,37 +59,95 @@ def decay(x, mode, constant, frac_bits):
     return -magnitude if x < 0 else magnitude
 
 
+_I64 = numba.int64
+
+
 @numba.njit(
-    numba.types.UniTuple(numba.int64, 3)(
-        numba.int64, numba.int64, numba.int64, numba.int64[:]
-    ),
-    **JIT,
+    numba.types.UniTuple(_I64, 3)(_I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64), **JIT
 )
+def lif_neuron(current, membrane, acc, lo, hi, mode, frac, syn, mem, threshold, reset):
+    """Section 4.2 for one neuron, the layer's constants as scalars: ``(spike, new_current, new_membrane)``.
+
+    ``s = V > theta``; ``I' = sat(decay_syn(I) + acc)``; ``V' = 0`` if ``s`` and reset is zero, else
+    ``V' = sat(decay_mem(V) + I - s * theta)`` (the previous current ``I``). Every other rendering of the
+    hidden-neuron step in numba (:func:`lif_update`, :func:`lif_layer_update`) calls this one.
+    """
+    spike = 1 if membrane > threshold else 0
+    new_current = sat(decay(current, mode, syn, frac) + acc, lo, hi)
+    if spike == 1 and reset == RESET_ZERO:
+        new_membrane = _I64(0)
+    else:
+        new_membrane = sat(decay(membrane, mode, mem, frac) + current - spike * threshold, lo, hi)
+    return spike, new_current, new_membrane
+
+
+@numba.njit(numba.types.UniTuple(_I64, 3)(_I64, _I64, _I64, numba.int64[:]), **JIT)
 def lif_update(current, membrane, acc, c):
     """Section 4.2 for one neuron: returns ``(spike, new_current, new_membrane)``.
 
     ``c`` is the layer's constant vector from :func:`layer_constants`.
     """
-    lo, hi = c[0], c[1]
-    mode, frac = c[2], c[3]
-    threshold = c[6]
-    spike = 1 if membrane > threshold else 0
-    new_current = sat(decay(current, mode, c[4], frac) + acc, lo, hi)
-    if spike == 1 and c[7] == RESET_ZERO:
-        new_membrane = 0
-    else:
-        new_membrane = sat(decay(membrane, mode, c[5], frac) + current - spike * threshold, lo, hi)
-    return spike, new_current, new_membrane
+    return lif_neuron(current, membrane, acc, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
 
 
-@numba.njit(numba.types.UniTuple(numba.int64, 2)(numba.int64, numba.int64, numba.int64, numba.int64[:]), **JIT)
+@numba.njit(numba.types.UniTuple(_I64, 2)(_I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64), **JIT)
+def readout_neuron(f, u, acc, lo, hi, mode, frac, syn, mem):
+    """Section 4.3 for one readout neuron with scalar constants: ``F' = sat(decay_syn(F) + acc)``,
+    ``U' = sat(decay_mem(U) + F)`` (the previous ``F``). Returns ``(new_F, new_U)``."""
+    new_f = sat(decay(f, mode, syn, frac) + acc, lo, hi)
+    new_u = sat(decay(u, mode, mem, frac) + f, lo, hi)
+    return new_f, new_u
+
+
+@numba.njit(numba.types.UniTuple(_I64, 2)(_I64, _I64, _I64, numba.int64[:]), **JIT)
 def readout_update(f, u, acc, c):
     """Section 4.3 for one readout neuron: returns ``(new_F, new_U)``."""
-    lo, hi = c[0], c[1]
-    mode, frac = c[2], c[3]
-    new_f = sat(decay(f, mode, c[4], frac) + acc, lo, hi)
-    new_u = sat(decay(u, mode, c[5], frac) + f, lo, hi)
-    return new_f, new_u
+    return readout_neuron(f, u, acc, c[0], c[1], c[2], c[3], c[4], c[5])
+
+
+_C1_I64 = numba.types.Array(_I64, 1, "C")
+_C1_U8 = numba.types.Array(numba.uint8, 1, "C")
+
+
+@numba.njit(numba.types.UniTuple(_I64, 2)(_C1_I64, _C1_I64, _C1_I64, _C1_U8, _C1_I64), **JIT)
+def lif_layer_update(current, membrane, acc, spikes, c):
+    """Section 4.2 for a whole hidden layer, in place: one :func:`lif_neuron` per neuron.
+
+    ``current``, ``membrane`` hold ``I[t]``, ``V[t]`` on entry and ``I[t+1]``, ``V[t+1]`` on return;
+    ``acc`` is the step's exact input sum (section 4.1); ``spikes`` receives ``s[t]``. The constants are
+    read once into locals so the loop vectorises. Returns ``(number of spikes, 1 if any state is nonzero
+    else 0)``; a layer whose state is all zero and which gets no input stays all zero and silent
+    (``0 > theta`` never holds, and decay(0) = 0), so callers may skip it.
+    """
+    lo, hi, mode, frac, syn, mem, threshold, reset = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    n_spikes = _I64(0)
+    nonzero = _I64(0)
+    for j in range(current.shape[0]):
+        s, i_new, v_new = lif_neuron(
+            current[j], membrane[j], acc[j], lo, hi, mode, frac, syn, mem, threshold, reset
+        )
+        spikes[j] = s
+        current[j] = i_new
+        membrane[j] = v_new
+        n_spikes += s
+        nonzero |= i_new | v_new
+    return n_spikes, _I64(1 if nonzero != 0 else 0)
+
+
+@numba.njit(_I64(_C1_I64, _C1_I64, _C1_I64, _C1_I64, _C1_I64), **JIT)
+def readout_layer_update(f, u, acc, scores, c):
+    """Sections 4.3 and 4.5 for the readout layer, in place: one :func:`readout_neuron` per neuron, then
+    ``scores[k] = max(scores[k], U_k[t+1])``. Returns 1 if any state is nonzero, else 0."""
+    lo, hi, mode, frac, syn, mem = c[0], c[1], c[2], c[3], c[4], c[5]
+    nonzero = _I64(0)
+    for k in range(f.shape[0]):
+        f_new, u_new = readout_neuron(f[k], u[k], acc[k], lo, hi, mode, frac, syn, mem)
+        f[k] = f_new
+        u[k] = u_new
+        if u_new > scores[k]:
+            scores[k] = u_new
+        nonzero |= f_new | u_new
+    return _I64(1 if nonzero != 0 else 0)
 
 
 def layer_constants(params: LayerParams) -> np.ndarray:

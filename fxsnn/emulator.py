@@ -1,0 +1,530 @@
+"""The numba emulator: docs/fixed-point.md for whole batches, fast, bit-exact with :mod:`fxsnn.reference`.
+
+Event-driven: at each step a layer's input sum (section 4.1) is built by adding one signed weight row per
+input event (network inputs for the first layer, the previous layer's spikes of the same step otherwise),
+so the cost grows with the number of spikes, not with the input size. A layer whose state is all zero and
+which receives no event is skipped (it would stay zero and silent). The neuron arithmetic is
+:mod:`fxsnn._arith`'s; nothing here re-derives a rule.
+
+Samples are independent: the batch is split into chunks processed in parallel (``prange``), each sample
+writes only its own output rows, so the results never depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ._arith import JIT, layer_constants, lif_layer_update, readout_layer_update
+from .encode import EventBatch
+from .network import Network
+
+__all__ = ["simulate", "SimResult", "Trace", "firing_rates_hz"]
+
+#: Samples per parallel work item: large enough to amortise the per-chunk scratch arrays, small enough to
+#: balance two threads on small batches.
+_CHUNK = 64
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """Every neuron's state at every step (docs/fixed-point.md section 4.6).
+
+    Attributes
+    ----------
+    spikes : tuple of ndarray
+        Per hidden layer, uint8 ``(n_samples, T, H_l)``: ``s[t]``.
+    current : tuple of ndarray
+        Per layer (hidden layers, then the readout), int64 ``(n_samples, T, N_l)``: ``I[t+1]``
+        (readout: ``F[t+1]``).
+    membrane : tuple of ndarray
+        Per layer (hidden layers, then the readout), int64 ``(n_samples, T, N_l)``: ``V[t+1]``
+        (readout: ``U[t+1]``).
+    """
+
+    spikes: tuple
+    current: tuple
+    membrane: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """What :func:`simulate` returns.
+
+    Attributes
+    ----------
+    scores : ndarray of int64, shape (n_samples, K)
+        Section 4.5: ``max(U_k[0..T])`` (so ``>= 0``).
+    predictions : ndarray of int64, shape (n_samples,)
+        Arg-max of the scores, ties to the lowest class index.
+    spike_counts : tuple of ndarray
+        One int32 ``(n_samples, H_l)`` array per hidden layer: spikes of each neuron in the sample.
+    input_events : ndarray of int64, shape (n_samples,)
+        Input spike events of each sample.
+    trace : Trace or None
+        Full per-step state, only when ``simulate(..., trace=True)``.
+    """
+
+    scores: np.ndarray
+    predictions: np.ndarray
+    spike_counts: tuple
+    input_events: np.ndarray
+    trace: Trace | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return self.scores.shape[0]
+
+    def synaptic_events(self, net: Network) -> np.ndarray:
+        """Weight rows added per sample (int64): input events times the first layer's width, plus every
+        hidden spike times the next layer's width. This is the work an event-driven core does."""
+        total = self.input_events * net.layers[0].n_out
+        for k, counts in enumerate(self.spike_counts):
+            total = total + counts.sum(axis=1, dtype=np.int64) * net.layers[k + 1].n_out
+        return total
+
+
+@numba.njit(**JIT)
+def _add_rows(sources, weights, w_base, n_out, layer_acc):
+    """Section 4.1: ``layer_acc[j] += w[i][j]`` for each source ``i`` (exact, int64)."""
+    for e in range(sources.shape[0]):
+        start = w_base + np.int64(sources[e]) * n_out
+        row = weights[start : start + n_out]
+        for j in range(n_out):
+            layer_acc[j] += row[j]
+
+
+@numba.njit(**JIT)
+def _network_step(
+    in_indices,
+    weights,
+    w_off,
+    sizes,
+    n_off,
+    consts,
+    current,
+    membrane,
+    acc,
+    spikes,
+    spike_list,
+    n_listed,
+    active,
+    scores,
+):
+    """One step of the whole network for one sample (section 4.4), in place.
+
+    ``in_indices`` are this step's input events. Layer ``l`` owns ``[n_off[l], n_off[l+1])`` of the flat
+    ``current``/``membrane``/``acc`` arrays (and of ``spikes``/``spike_list`` if hidden); its signed weight
+    terms are ``weights[w_off[l]:w_off[l+1]]``, row-major ``(sizes[l], sizes[l+1])``. ``spike_list`` receives
+    the indices of each hidden layer's spiking neurons, ``n_listed[l]`` how many; ``active[l]`` says whether
+    the layer's state is nonzero; ``scores`` is updated with the readout's new ``U`` (section 4.5).
+    """
+    n_layers = consts.shape[0]
+    for layer in range(n_layers):
+        lo = n_off[layer]
+        n_out = sizes[layer + 1]
+        hi = lo + n_out
+        is_hidden = layer < n_layers - 1
+        n_src = in_indices.shape[0] if layer == 0 else n_listed[layer - 1]
+        if n_src == 0 and active[layer] == 0:
+            # All-zero state and no input: the step leaves the layer zero and silent.
+            if is_hidden and n_listed[layer] != 0:
+                spikes[lo:hi] = 0
+                n_listed[layer] = 0
+            continue
+        layer_acc = acc[lo:hi]
+        layer_acc[:] = 0
+        if layer == 0:
+            _add_rows(in_indices, weights, w_off[0], n_out, layer_acc)
+        elif n_src != 0:
+            prev = n_off[layer - 1]
+            _add_rows(spike_list[prev : prev + n_src], weights, w_off[layer], n_out, layer_acc)
+        if is_hidden:
+            layer_spikes = spikes[lo:hi]
+            n_spikes, nonzero = lif_layer_update(
+                current[lo:hi], membrane[lo:hi], layer_acc, layer_spikes, consts[layer]
+            )
+            active[layer] = nonzero
+            if n_spikes != 0:
+                n = 0
+                for j in range(n_out):
+                    if layer_spikes[j] != 0:
+                        spike_list[lo + n] = j
+                        n += 1
+            n_listed[layer] = n_spikes
+        else:
+            active[layer] = readout_layer_update(
+                current[lo:hi], membrane[lo:hi], layer_acc, scores, consts[layer]
+            )
+
+
+@numba.njit(**JIT)
+def _argmax_lowest(scores):
+    """Section 4.5: index of the largest score, ties to the lowest index."""
+    best = 0
+    for k in range(1, scores.shape[0]):
+        if scores[k] > scores[best]:
+            best = k
+    return best
+
+
+@numba.njit(parallel=True, **JIT)
+def _forward_kernel(
+    steps,
+    indices,
+    offsets,
+    num_steps,
+    weights,
+    w_off,
+    sizes,
+    n_off,
+    consts,
+    out_scores,
+    out_predictions,
+    out_counts,
+):
+    """Run every sample; write scores, predictions and per-neuron spike counts (flat over hidden layers)."""
+    n_samples = offsets.shape[0] - 1
+    n_layers = consts.shape[0]
+    n_total = n_off[n_layers]
+    n_chunks = (n_samples + _CHUNK - 1) // _CHUNK
+    for chunk in numba.prange(n_chunks):
+        current = np.empty(n_total, dtype=np.int64)
+        membrane = np.empty(n_total, dtype=np.int64)
+        acc = np.empty(n_total, dtype=np.int64)
+        spikes = np.empty(n_total, dtype=np.uint8)
+        spike_list = np.empty(n_total, dtype=np.int32)
+        n_listed = np.empty(n_layers, dtype=np.int64)
+        active = np.empty(n_layers, dtype=np.int64)
+        for b in range(chunk * _CHUNK, min(n_samples, (chunk + 1) * _CHUNK)):
+            current[:] = 0
+            membrane[:] = 0
+            spikes[:] = 0
+            n_listed[:] = 0
+            active[:] = 0
+            scores = out_scores[b]
+            scores[:] = 0
+            counts = out_counts[b]
+            counts[:] = 0
+            e = offsets[b]
+            end = offsets[b + 1]
+            for t in range(num_steps):
+                first = e
+                while e < end and steps[e] == t:
+                    e += 1
+                _network_step(
+                    indices[first:e],
+                    weights,
+                    w_off,
+                    sizes,
+                    n_off,
+                    consts,
+                    current,
+                    membrane,
+                    acc,
+                    spikes,
+                    spike_list,
+                    n_listed,
+                    active,
+                    scores,
+                )
+                for layer in range(n_layers - 1):
+                    base = n_off[layer]
+                    for q in range(n_listed[layer]):
+                        counts[base + spike_list[base + q]] += 1
+            out_predictions[b] = _argmax_lowest(scores)
+
+
+@numba.njit(parallel=True, **JIT)
+def _trace_kernel(
+    steps,
+    indices,
+    offsets,
+    num_steps,
+    weights,
+    w_off,
+    sizes,
+    n_off,
+    consts,
+    out_scores,
+    out_predictions,
+    out_counts,
+    out_spikes,
+    out_current,
+    out_membrane,
+):
+    """As :func:`_forward_kernel`, and record every step's spikes and new state (section 4.6)."""
+    n_samples = offsets.shape[0] - 1
+    n_layers = consts.shape[0]
+    n_total = n_off[n_layers]
+    n_hidden = n_off[n_layers - 1]
+    n_chunks = (n_samples + _CHUNK - 1) // _CHUNK
+    for chunk in numba.prange(n_chunks):
+        current = np.empty(n_total, dtype=np.int64)
+        membrane = np.empty(n_total, dtype=np.int64)
+        acc = np.empty(n_total, dtype=np.int64)
+        spikes = np.empty(n_total, dtype=np.uint8)
+        spike_list = np.empty(n_total, dtype=np.int32)
+        n_listed = np.empty(n_layers, dtype=np.int64)
+        active = np.empty(n_layers, dtype=np.int64)
+        for b in range(chunk * _CHUNK, min(n_samples, (chunk + 1) * _CHUNK)):
+            current[:] = 0
+            membrane[:] = 0
+            spikes[:] = 0
+            n_listed[:] = 0
+            active[:] = 0
+            scores = out_scores[b]
+            scores[:] = 0
+            counts = out_counts[b]
+            counts[:] = 0
+            e = offsets[b]
+            end = offsets[b + 1]
+            for t in range(num_steps):
+                first = e
+                while e < end and steps[e] == t:
+                    e += 1
+                _network_step(
+                    indices[first:e],
+                    weights,
+                    w_off,
+                    sizes,
+                    n_off,
+                    consts,
+                    current,
+                    membrane,
+                    acc,
+                    spikes,
+                    spike_list,
+                    n_listed,
+                    active,
+                    scores,
+                )
+                for layer in range(n_layers - 1):
+                    base = n_off[layer]
+                    for q in range(n_listed[layer]):
+                        counts[base + spike_list[base + q]] += 1
+                out_spikes[b, t, :] = spikes[:n_hidden]
+                out_current[b, t, :] = current
+                out_membrane[b, t, :] = membrane
+            out_predictions[b] = _argmax_lowest(scores)
+
+
+def _pack(net: Network):
+    """Flatten the network for the kernels: signed weight terms (int32, computed once), offsets, constants."""
+    n_layers = len(net.layers)
+    sizes = np.array(net.sizes, dtype=np.int64)
+    n_off = np.zeros(n_layers + 1, dtype=np.int64)
+    np.cumsum(sizes[1:], out=n_off[1:])
+    blocks = []
+    for k in range(n_layers):
+        signed = net.signed_weights(
+            k
+        )  # int64; |term| <= state_max < 2**31 (Network validates), so int32 holds it
+        blocks.append(signed.astype(np.int32).ravel())
+    w_off = np.zeros(n_layers + 1, dtype=np.int64)
+    np.cumsum([b.size for b in blocks], out=w_off[1:])
+    weights = np.ascontiguousarray(np.concatenate(blocks), dtype=np.int32)
+    consts = np.ascontiguousarray(
+        np.stack([layer_constants(layer.params) for layer in net.layers]), dtype=np.int64
+    )
+    return weights, w_off, sizes, n_off, consts
+
+
+def _check(net: Network, events: EventBatch) -> None:
+    if not isinstance(net, Network):
+        raise TypeError(f"simulate() needs a fxsnn.network.Network, not {type(net).__name__}")
+    if not isinstance(events, EventBatch):
+        raise TypeError(f"simulate() needs a fxsnn.encode.EventBatch, not {type(events).__name__}")
+    if events.num_inputs != net.n_inputs:
+        raise ValueError(
+            f"the events are for {events.num_inputs} inputs but the network has {net.n_inputs}; "
+            f"encode the data for this network's input size"
+        )
+    if events.num_steps != net.num_steps:
+        raise ValueError(
+            f"the events span {events.num_steps} steps but the network runs {net.num_steps} steps a sample; "
+            f"encode with num_steps={net.num_steps} (or build the network with num_steps={events.num_steps})"
+        )
+    # EventBatch validates ranges and order on construction; re-check the arrays the kernels index, so a
+    # hand-built object cannot make them read out of bounds.
+    for name in ("steps", "indices"):
+        arr = getattr(events, name)
+        if arr.dtype != np.int32 or arr.ndim != 1 or not arr.flags.c_contiguous:
+            raise ValueError(
+                f"events.{name} must be a contiguous 1-D int32 array, got {arr.dtype} {arr.shape}"
+            )
+    offsets = events.offsets
+    if offsets.dtype != np.int64 or offsets.ndim != 1 or offsets.size < 1:
+        raise ValueError("events.offsets must be a non-empty 1-D int64 array")
+    if offsets[0] != 0 or offsets[-1] != events.steps.size or (np.diff(offsets) < 0).any():
+        raise ValueError("events.offsets must rise from 0 to the number of events")
+    if events.steps.size:
+        if events.steps.min() < 0 or events.steps.max() >= net.num_steps:
+            raise ValueError(f"event steps must be in [0, {net.num_steps - 1}]")
+        if events.indices.min() < 0 or events.indices.max() >= net.n_inputs:
+            raise ValueError(f"event indices must be in [0, {net.n_inputs - 1}]")
+
+
+def _split(flat: np.ndarray, n_off: np.ndarray, n_layers: int) -> tuple:
+    return tuple(np.ascontiguousarray(flat[..., n_off[k] : n_off[k + 1]]) for k in range(n_layers))
+
+
+def simulate(
+    net: Network,
+    events: EventBatch,
+    *,
+    trace: bool = False,
+    threads: int | None = None,
+    progress: bool = False,
+) -> SimResult:
+    """Run a batch of samples through ``net`` with the integer arithmetic of docs/fixed-point.md.
+
+    Parameters
+    ----------
+    net : Network
+        The integer network.
+    events : EventBatch
+        Input spike events; ``events.num_inputs`` must equal ``net.n_inputs`` and ``events.num_steps``
+        must equal ``net.num_steps``.
+    trace : bool
+        Also record every neuron's spike and state at every step (:class:`Trace`); memory grows as
+        ``n_samples * T * neurons * 17`` bytes.
+    threads : int or None
+        numba threads to use (``None``: numba's current setting). Results never depend on it.
+    progress : bool
+        Show a tqdm progress bar on stderr.
+
+    Returns
+    -------
+    SimResult
+
+    Raises
+    ------
+    ValueError
+        If the events do not fit the network (input count, number of steps, bad arrays) or ``threads`` is
+        out of range.
+    """
+    _check(net, events)
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+            raise ValueError(f"threads must be an integer or None, not {threads!r}")
+        if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(
+                f"threads must be in [1, {numba.config.NUMBA_NUM_THREADS}] (numba's thread pool size), "
+                f"not {threads!r}"
+            )
+    weights, w_off, sizes, n_off, consts = _pack(net)
+    n_layers = len(net.layers)
+    n_samples = events.n_samples
+    n_total = int(n_off[-1])
+    n_hidden = int(n_off[-2])
+    num_steps = net.num_steps
+
+    scores = np.zeros((n_samples, net.n_outputs), dtype=np.int64)
+    predictions = np.zeros(n_samples, dtype=np.int64)
+    counts = np.zeros((n_samples, n_hidden), dtype=np.int32)
+    if trace:
+        tr_spikes = np.zeros((n_samples, num_steps, n_hidden), dtype=np.uint8)
+        tr_current = np.zeros((n_samples, num_steps, n_total), dtype=np.int64)
+        tr_membrane = np.zeros((n_samples, num_steps, n_total), dtype=np.int64)
+
+    # Progress: run the batch in slices (each still parallel inside); without a bar, one slice.
+    slice_size = max(_CHUNK * 64, 1) if progress else max(n_samples, 1)
+    bounds = list(range(0, n_samples, slice_size)) + [n_samples]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_samples, unit="sample", desc="simulate", disable=None)
+    previous_threads = numba.get_num_threads()
+    try:
+        if threads is not None:
+            numba.set_num_threads(int(threads))
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            offsets = events.offsets[lo : hi + 1]
+            first, last = offsets[0], offsets[-1]
+            ev_steps = events.steps[first:last]
+            ev_indices = events.indices[first:last]
+            local_offsets = offsets - first
+            if trace:
+                _trace_kernel(
+                    ev_steps,
+                    ev_indices,
+                    local_offsets,
+                    num_steps,
+                    weights,
+                    w_off,
+                    sizes,
+                    n_off,
+                    consts,
+                    scores[lo:hi],
+                    predictions[lo:hi],
+                    counts[lo:hi],
+                    tr_spikes[lo:hi],
+                    tr_current[lo:hi],
+                    tr_membrane[lo:hi],
+                )
+            else:
+                _forward_kernel(
+                    ev_steps,
+                    ev_indices,
+                    local_offsets,
+                    num_steps,
+                    weights,
+                    w_off,
+                    sizes,
+                    n_off,
+                    consts,
+                    scores[lo:hi],
+                    predictions[lo:hi],
+                    counts[lo:hi],
+                )
+            if bar is not None:
+                bar.update(hi - lo)
+    finally:
+        if threads is not None:
+            numba.set_num_threads(previous_threads)
+        if bar is not None:
+            bar.close()
+
+    spike_counts = _split(counts, n_off, n_layers - 1)
+    input_events = np.diff(events.offsets).astype(np.int64)
+    result_trace = None
+    if trace:
+        result_trace = Trace(
+            spikes=_split(tr_spikes, n_off, n_layers - 1),
+            current=_split(tr_current, n_off, n_layers),
+            membrane=_split(tr_membrane, n_off, n_layers),
+        )
+    return SimResult(scores, predictions, spike_counts, input_events, result_trace)
+
+
+def firing_rates_hz(spike_counts_layer: np.ndarray, num_steps: int, dt_ms: float = 1.0) -> np.ndarray:
+    """Mean firing rate of each neuron in Hz: spikes per sample / (T * dt).
+
+    Parameters
+    ----------
+    spike_counts_layer : ndarray, shape (n_samples, H)
+        One hidden layer's spike counts (``SimResult.spike_counts[l]``).
+    num_steps : int
+        Steps per sample, T.
+    dt_ms : float
+        Step length in milliseconds (the paper's dt = 1 ms).
+
+    Returns
+    -------
+    ndarray of float64, shape (H,)
+        Per-neuron rate averaged over samples. Its mean over neurons is the paper's firing rate
+        (hidden spikes per sample / hidden neurons / (T * dt)).
+    """
+    counts = np.asarray(spike_counts_layer)
+    if counts.ndim != 2:
+        raise ValueError(f"spike counts must be (samples, neurons), got shape {counts.shape}")
+    if counts.shape[0] == 0:
+        raise ValueError("no samples: firing rates need at least one sample")
+    if not num_steps >= 1 or not dt_ms > 0:
+        raise ValueError(f"num_steps must be >= 1 and dt_ms > 0, got {num_steps!r} and {dt_ms!r}")
+    seconds = num_steps * dt_ms / 1000.0
+    return counts.mean(axis=0, dtype=np.float64) / seconds
