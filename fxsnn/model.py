@@ -67,7 +67,6 @@ __all__ = [
     "MODEL_TYPE",
     "MODEL_SUFFIX",
     "DATASET_NAMES",
-    "ENCODER_KINDS",
 ]
 
 MODEL_TYPE = "fxsnn.model"
@@ -75,9 +74,6 @@ FORMAT_VERSION = 1
 MODEL_SUFFIX = ".fxsnn"
 HEADER_NAME = "header.json"
 DATASET_NAMES = ("digits", "fmnist", "mnist", "shd")
-#: ``latency`` and ``rate`` encode images (fxsnn.data); ``events`` means the data set already is spike
-#: events binned into steps (SHD), so there is nothing to encode.
-ENCODER_KINDS = ("latency", "rate", "events")
 WEIGHT_DTYPE = np.dtype("<u2")  # magnitudes are at most 16 bits (LayerParams.weight_bits <= 16)
 TYPES_DTYPE = np.dtype("|u1")
 #: A header larger than this is not one fxsnn wrote (guards against reading huge junk into memory).
@@ -102,43 +98,24 @@ def _float(name: str, value) -> float:
 
 
 def validate_encoder(encoder) -> dict:
-    """Check an encoder description and return a normalised copy (floats as floats, no unknown keys).
+    """Check an encoder description and return it normalised, every parameter filled in as a float.
 
-    Parameters
-    ----------
-    encoder : dict
-        ``{"kind": "latency", "tau": 20.0, "threshold": 0.2}`` (tau > 0, 0 < threshold < 1),
-        ``{"kind": "rate", "max_rate": p}`` (spike probability per step at pixel value 1, 0 < p <= 1), or
-        ``{"kind": "events"}`` (the data are spike events already, e.g. SHD).
+    The rules are :func:`fxsnn.data.normalize_encoder`'s (written once, where the encoders live):
+    ``{"kind": "latency", "tau": 20.0, "threshold": 0.2}`` (tau > 0, 0 < threshold < 1),
+    ``{"kind": "rate", "max_rate": p}`` (spike probability per step at pixel value 1, 0 < p <= 1), or
+    ``{"kind": "bins", "max_time": s}`` (SHD: recorded spikes binned over ``[0, s)`` seconds).
 
     Raises
     ------
     ParameterError
         Naming the bad key or value.
     """
-    if not isinstance(encoder, dict):
-        raise ParameterError(f"encoder must be a dict with a 'kind', not {encoder!r}")
-    kind = encoder.get("kind")
-    if kind not in ENCODER_KINDS:
-        raise ParameterError(f"encoder kind must be one of {ENCODER_KINDS}, not {kind!r}")
-    expected = {"latency": ("tau", "threshold"), "rate": ("max_rate",), "events": ()}[kind]
-    unknown = sorted(set(encoder) - {"kind", *expected})
-    if unknown:
-        raise ParameterError(f"unknown {kind} encoder parameter(s): {unknown!r}")
-    missing = [key for key in expected if key not in encoder]
-    if missing:
-        raise ParameterError(f"{kind} encoder needs parameter(s) {missing!r}")
-    out = {"kind": kind}
-    for key in expected:
-        out[key] = _float(f"encoder {key}", encoder[key])
-    if kind == "latency":
-        if out["tau"] <= 0:
-            raise ParameterError(f"latency encoder tau must be > 0, not {out['tau']!r}")
-        if not 0.0 < out["threshold"] < 1.0:
-            raise ParameterError(f"latency encoder threshold must be in (0, 1), not {out['threshold']!r}")
-    elif kind == "rate" and not 0.0 < out["max_rate"] <= 1.0:
-        raise ParameterError(f"rate encoder max_rate must be in (0, 1], not {out['max_rate']!r}")
-    return out
+    from .data import normalize_encoder
+
+    try:
+        return normalize_encoder(encoder)
+    except FxsnnError as exc:
+        raise ParameterError(f"encoder: {exc}") from None
 
 
 def _json_copy(name: str, value) -> dict:

@@ -80,7 +80,7 @@ def test_round_trip_all_modes(tmp_path, params, sizes, ratio):
     [
         {"kind": "latency", "tau": 20.0, "threshold": 0.2},
         {"kind": "rate", "max_rate": 0.5},
-        {"kind": "events"},
+        {"kind": "bins", "max_time": 1.5},
     ],
 )
 @pytest.mark.parametrize("dataset", [None, "digits", "mnist", "shd"])
@@ -132,17 +132,13 @@ def test_header_content(tmp_path):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        (dict(encoder={"kind": "gauss"}), "encoder kind must be one of"),
-        (dict(encoder={"kind": "latency", "tau": 20.0}), "needs parameter(s) ['threshold']"),
-        (dict(encoder={"kind": "latency", "tau": -1.0, "threshold": 0.2}), "tau must be > 0"),
+        (dict(encoder={"kind": "gauss"}), "encoder: unknown encoder kind 'gauss'"),
+        (dict(encoder={"kind": "latency", "tau": -1.0, "threshold": 0.2}), "tau must be a finite number > 0"),
         (dict(encoder={"kind": "latency", "tau": 20.0, "threshold": 1.0}), "threshold must be in (0, 1)"),
-        (dict(encoder={"kind": "rate", "max_rate": 1.5}), "max_rate must be in (0, 1]"),
-        (
-            dict(encoder={"kind": "rate", "max_rate": 0.5, "seed": 1}),
-            "unknown rate encoder parameter(s): ['seed']",
-        ),
-        (dict(encoder={"kind": "rate", "max_rate": float("nan")}), "must be finite"),
-        (dict(encoder="latency"), "encoder must be a dict"),
+        (dict(encoder={"kind": "rate", "max_rate": 1.5}), "max_rate is a spike probability per step"),
+        (dict(encoder={"kind": "rate", "max_rate": 0.5, "seed": 1}), "unknown parameter(s) 'seed'"),
+        (dict(encoder={"kind": "rate", "max_rate": float("nan")}), "must be a finite number > 0"),
+        (dict(encoder="latency"), "encoder: an encoder must be a dict"),
         (dict(dataset="cifar"), "dataset must be one of"),
         (dict(scales=(1.0,)), "scales has 1 entries but the network has 2 layers"),
         (dict(scales=(1.0, 0.0)), "scales[1] must be > 0"),
@@ -162,12 +158,13 @@ def test_model_rejects_bad_fields(changes, message):
     assert message in str(info.value)
 
 
-def test_validate_encoder_normalises_numbers():
+def test_validate_encoder_normalises_numbers_and_fills_defaults():
     assert validate_encoder({"kind": "latency", "tau": 20, "threshold": np.float32(0.25)}) == {
         "kind": "latency",
         "tau": 20.0,
         "threshold": 0.25,
     }
+    assert validate_encoder({"kind": "latency"}) == {"kind": "latency", "tau": 20.0, "threshold": 0.2}
 
 
 def test_copy_model_revalidates():
@@ -375,7 +372,10 @@ def set_param(k, name, value):
             ["layer 0", "['frac_bits'] missing"],
         ),
         (lambda h: h["network"].update(num_steps=0), ["num_steps must be in [1, 65535]"]),
-        (lambda h: h.update(encoder={"kind": "latency", "tau": 0.0, "threshold": 0.2}), ["tau must be > 0"]),
+        (
+            lambda h: h.update(encoder={"kind": "latency", "tau": 0.0, "threshold": 0.2}),
+            ["encoder: latency encoder tau must be a finite number > 0"],
+        ),
         (lambda h: h.update(dataset="imagenet"), ["dataset must be one of"]),
         (lambda h: h.update(scales=[1.0, 2.0, 3.0]), ["scales has 3 entries but the network has 2 layers"]),
         (lambda h: h.pop("provenance"), ["header has no 'provenance' entry"]),

@@ -1,0 +1,232 @@
+"""``fxsnn simulate MODEL --dataset NAME``: run a model file on a data set with the integer emulator.
+
+Reports accuracy, the mean firing rate of each hidden layer's excitatory and inhibitory populations (Hz,
+with one step = 1 ms as in PAPER.md), input and synaptic events per sample, and throughput. ``--trace``
+also writes the emulator's full trace (every neuron's spike, current and membrane at every step) to an
+``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FxsnnError, UsageError
+from ..model import load_model
+from ..network import EXCITATORY, INHIBITORY, Network
+
+__all__ = ["register", "run", "render", "population_rates", "write_trace"]
+
+#: Refuse traces larger than this in memory (n_samples * T * neurons * 17 bytes); --limit makes them smaller.
+MAX_TRACE_BYTES = 4 << 30
+#: Milliseconds per step (PAPER.md: dt = 1 ms).
+DT_MS = 1.0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="run a model on a data set with the integer emulator (accuracy, firing rates, speed)",
+        description="Run a .fxsnn model on a data set split with the bit-exact integer emulator and report "
+        "accuracy, per-population firing rates (Hz, 1 step = 1 ms) and samples/s.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file (.fxsnn)")
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="digits, fmnist, mnist or shd (default: the data set recorded in the model file)",
+    )
+    parser.add_argument("--split", default="test", metavar="SPLIT", help="train or test (default: test)")
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N samples of the split")
+    parser.add_argument("--data-dir", metavar="DIR", help="folder searched first for the data set's files")
+    parser.add_argument("--trace", metavar="FILE.npz", help="also write every neuron's state at every step")
+    parser.add_argument("--threads", type=int, metavar="N", help="emulator threads (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of a rate encoder (default: 0)")
+    parser.set_defaults(run=run, render=render)
+
+
+def population_rates(net: Network, spike_counts: tuple) -> list[dict]:
+    """Mean firing rate (Hz) of each hidden layer's E and I populations (and of the whole layer).
+
+    ``spike_counts`` is the emulator's tuple of ``(n_samples, H_l)`` spike counts. A population with no
+    neurons (ratio 0 or 1) has rate ``None``.
+    """
+    from ..emulator import firing_rates_hz
+
+    rows = []
+    for k, (layer, counts) in enumerate(zip(net.hidden, spike_counts, strict=True)):
+        per_neuron = firing_rates_hz(counts, net.num_steps, dt_ms=DT_MS)
+        row = {"layer": k, "n_excitatory": 0, "n_inhibitory": 0}
+        for name, kind in (("excitatory", EXCITATORY), ("inhibitory", INHIBITORY)):
+            mask = layer.types == kind
+            row[f"n_{name}"] = int(mask.sum())
+            row[f"{name}_hz"] = float(per_neuron[mask].mean()) if mask.any() else None
+        row["all_hz"] = float(per_neuron.mean())
+        rows.append(row)
+    return rows
+
+
+def write_trace(path: Path, result, labels: np.ndarray, net: Network) -> None:
+    """Write the emulator's trace and results as ``.npz`` atomically (temp file + rename).
+
+    Arrays: ``spikes_<k>`` (uint8, (n, T, H_k)) per hidden layer; ``current_<k>``, ``membrane_<k>`` (int64,
+    (n, T, N_k)) per layer, the readout last (its F and U); ``scores``, ``predictions``, ``labels``,
+    ``input_events`` and ``spike_counts_<k>``. Nothing in it needs pickle to load.
+    """
+    arrays = {
+        "scores": result.scores,
+        "predictions": result.predictions,
+        "labels": labels,
+        "input_events": result.input_events,
+        "num_steps": np.int64(net.num_steps),
+        "sizes": np.asarray(net.sizes, dtype=np.int64),
+    }
+    for k, counts in enumerate(result.spike_counts):
+        arrays[f"spike_counts_{k}"] = counts
+    for k, spikes in enumerate(result.trace.spikes):
+        arrays[f"spikes_{k}"] = spikes
+    for k, (current, membrane) in enumerate(zip(result.trace.current, result.trace.membrane, strict=True)):
+        arrays[f"current_{k}"] = current
+        arrays[f"membrane_{k}"] = membrane
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(tmp_name, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OSError):
+            raise FxsnnError(f"cannot write trace {str(path)!r}: {exc.strerror or exc}") from exc
+        raise
+
+
+def _check_args(args) -> None:
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be a positive number of samples, not {args.limit!r}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, not {args.threads!r}")
+    if args.trace is not None:
+        trace = Path(args.trace)
+        if trace.suffix != ".npz":
+            raise UsageError(f"--trace file {args.trace!r} must end in .npz")
+        parent = trace.parent if str(trace.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"--trace: directory {str(parent)!r} does not exist")
+
+
+def run(args) -> dict:
+    from .. import data
+    from ..emulator import simulate
+
+    _check_args(args)
+    model = load_model(args.model)
+    net = model.network
+    name = args.dataset or model.dataset
+    if name is None:
+        choices = ", ".join(data.DATASETS)
+        raise UsageError(f"model {args.model!r} records no data set; pass --dataset ({choices})")
+    if name not in data.DATASETS:
+        raise UsageError(f"unknown data set {name!r}; choose one of {', '.join(data.DATASETS)}")
+    if args.split not in data.SPLITS:
+        raise UsageError(f"unknown split {args.split!r}; choose one of {', '.join(data.SPLITS)}")
+
+    ds = data.load_dataset(name, args.split, data_dir=args.data_dir, progress=not args.json)
+    if ds.n_inputs != net.n_inputs:
+        raise FxsnnError(
+            f"model {args.model!r} has {net.n_inputs} inputs but data set {name!r} has {ds.n_inputs}; "
+            "use the data set the model was made for"
+            + (f" ({model.dataset})" if model.dataset and model.dataset != name else "")
+        )
+    if ds.n_classes > net.n_outputs:
+        raise FxsnnError(
+            f"model {args.model!r} has {net.n_outputs} outputs but data set {name!r} has "
+            f"{ds.n_classes} classes"
+        )
+    events = data.encode_dataset(ds, model.encoder, net.num_steps, seed=args.seed)
+    labels = np.asarray(ds.labels, dtype=np.int64)
+    if args.limit is not None and args.limit < events.n_samples:
+        events = events.select(slice(0, args.limit))
+        labels = labels[: args.limit]
+    n_samples = events.n_samples
+    if n_samples == 0:
+        raise FxsnnError(f"data set {name!r} split {args.split!r} has no samples")
+
+    if args.trace is not None:
+        neurons = sum(layer.n_out for layer in net.layers)
+        need = n_samples * net.num_steps * neurons * 17
+        if need > MAX_TRACE_BYTES:
+            raise UsageError(
+                f"a trace of {n_samples} samples x {net.num_steps} steps x {neurons} neurons needs "
+                f"{need / 2**30:.1f} GiB of memory (limit {MAX_TRACE_BYTES / 2**30:.0f} GiB); use --limit"
+            )
+
+    import numba
+
+    threads = args.threads if args.threads is not None else numba.get_num_threads()
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        raise UsageError(f"--threads {threads} is more than the {numba.config.NUMBA_NUM_THREADS} available")
+    # Compile (or load from numba's cache) outside the timed run, so samples/s measures simulation only.
+    simulate(net, events.select(slice(0, 1)), trace=args.trace is not None, threads=threads)
+    start = time.perf_counter()
+    result = simulate(net, events, trace=args.trace is not None, threads=threads, progress=not args.json)
+    seconds = time.perf_counter() - start
+
+    trace_path = None
+    if args.trace is not None:
+        trace_path = Path(args.trace)
+        write_trace(trace_path, result, labels, net)
+
+    correct = int(np.count_nonzero(result.predictions == labels))
+    synaptic = result.synaptic_events(net)
+    return {
+        "model": str(args.model),
+        "dataset": name,
+        "split": args.split,
+        "encoder": model.encoder,
+        "num_steps": net.num_steps,
+        "samples": n_samples,
+        "correct": correct,
+        "accuracy": correct / n_samples,
+        "firing_rates_hz": population_rates(net, result.spike_counts),
+        "input_events_per_sample": float(result.input_events.mean()),
+        "synaptic_events_per_sample": float(synaptic.mean()),
+        "threads": threads,
+        "seconds": seconds,
+        "samples_per_s": n_samples / seconds if seconds > 0 else None,
+        "trace": str(trace_path) if trace_path is not None else None,
+    }
+
+
+def _hz(value) -> str:
+    return "-" if value is None else f"{value:.2f} Hz"
+
+
+def render(result: dict) -> str:
+    lines = [
+        f"model      {result['model']}",
+        f"data       {result['dataset']} ({result['split']}), {result['samples']} samples, "
+        f"T = {result['num_steps']}, encoder {result['encoder']['kind']}",
+        f"accuracy   {result['accuracy'] * 100:.2f} % ({result['correct']} / {result['samples']})",
+    ]
+    for row in result["firing_rates_hz"]:
+        lines.append(
+            f"layer {row['layer']}    E ({row['n_excitatory']}) {_hz(row['excitatory_hz'])}, "
+            f"I ({row['n_inhibitory']}) {_hz(row['inhibitory_hz'])}, all {_hz(row['all_hz'])}"
+        )
+    speed = "-" if result["samples_per_s"] is None else f"{result['samples_per_s']:,.0f} samples/s"
+    lines.append(
+        f"events     {result['input_events_per_sample']:.1f} input, "
+        f"{result['synaptic_events_per_sample']:.1f} synaptic per sample"
+    )
+    lines.append(f"speed      {speed} ({result['seconds']:.3f} s, {result['threads']} thread(s))")
+    if result["trace"]:
+        lines.append(f"trace      {result['trace']}")
+    return "\n".join(lines)
