@@ -445,7 +445,10 @@ def _download_idx(name: str, split: str, progress) -> Path:
             except FxsnnError as exc:
                 failures.append(str(exc))
             except (urllib.error.URLError, OSError, ValueError) as exc:
-                reason = getattr(exc, "reason", None) or exc
+                http_error = isinstance(exc, urllib.error.HTTPError)
+                reason = exc if http_error else getattr(exc, "reason", None) or exc
+                if http_error:
+                    exc.close()  # an HTTPError holds the open response
                 failures.append(f"{url}: {reason}")
         else:
             raise FxsnnError("; ".join(failures))
@@ -485,13 +488,19 @@ def _load_digits(split: str) -> Dataset:
     )
 
 
-def _not_found(name: str, wanted: str, notes: list[str], download_note: str) -> FxsnnError:
+def _not_found(
+    name: str, wanted: str, notes: list[str], download_note: str, tried: bool = False
+) -> FxsnnError:
     fixes = (
         "pass --data-dir DIR (a folder holding the files, or holding a "
         f"{_SUBDIRS[name][0]}/ subfolder) or set FXSNN_DATA_DIR=DIR"
     )
     if name in _URLS:
-        fixes += ", or allow the download (download=True, or unset FXSNN_OFFLINE)"
+        fixes += (
+            ", or retry when online"
+            if tried
+            else ", or allow the download (download=True, or unset FXSNN_OFFLINE)"
+        )
     if name == "fmnist":
         fixes += ", or `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist)"
     if name == "shd":
@@ -529,7 +538,9 @@ def _load_idx_dataset(name, split, data_dir, download, progress) -> Dataset:
     try:
         folder = _download_idx(name, split, progress)
     except FxsnnError as exc:
-        raise _not_found(name, wanted, notes, f"Download into {cache_root() / name} failed: {exc}") from exc
+        raise _not_found(
+            name, wanted, notes, f"Download into {cache_root() / name} failed: {exc}", True
+        ) from exc
     return _load_idx_split(name, split, folder / f"{image_stems[0]}.gz", folder / f"{label_stems[0]}.gz")
 
 
