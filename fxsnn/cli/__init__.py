@@ -22,7 +22,7 @@ from ..errors import FxsnnError
 from ..network import ParameterError
 
 #: Subcommand modules, in the order ``fxsnn --help`` lists them.
-COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate"]
+COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate", "fxsnn.cli.hdl"]
 
 
 def build_parser() -> argparse.ArgumentParser:
