@@ -201,7 +201,8 @@ class Dataset:
         SHD's spikes binned into ``num_steps_hint`` steps; ``None`` for image data sets (use
         :func:`encode_dataset`).
     fingerprint : str
-        SHA-256 identifying the data (used in cache keys).
+        SHA-256 identifying the data (used in cache keys); if empty, :func:`encode_dataset` hashes the
+        content instead.
     source : str
         Where the data came from (file paths, or the scikit-learn loader).
     spike_trains : SpikeTrains or None
@@ -850,12 +851,26 @@ _MEMORY_CACHE_SIZE = 6
 _CACHE_FORMAT = 1
 
 
+def _content_fingerprint(ds: Dataset) -> str:
+    """``ds.fingerprint``, or for a Dataset built by hand, a SHA-256 of its content."""
+    if ds.fingerprint:
+        return ds.fingerprint
+    digest = hashlib.sha256(np.ascontiguousarray(ds.labels).tobytes())
+    if ds.images is not None:
+        digest.update(repr(ds.images.shape).encode())
+        digest.update(np.ascontiguousarray(ds.images, dtype=np.float64).tobytes())
+    if ds.spike_trains is not None:
+        for arr in (ds.spike_trains.times, ds.spike_trains.units, ds.spike_trains.offsets):
+            digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()
+
+
 def _cache_key(ds: Dataset, encoder: dict, num_steps: int, seed: int) -> tuple[str, str]:
     description = {
         "format": _CACHE_FORMAT,
         "dataset": ds.name,
         "split": ds.split,
-        "fingerprint": ds.fingerprint or "",
+        "fingerprint": _content_fingerprint(ds),
         "encoder": encoder,
         "num_steps": num_steps,
         # only the rate encoder is random; other encodings are shared across seeds
@@ -946,7 +961,7 @@ def encode_dataset(
     if key in _MEMORY_CACHE:
         _MEMORY_CACHE.move_to_end(key)
         return _MEMORY_CACHE[key]
-    use_disk = cache and bool(ds.fingerprint) and not _env_flag("FXSNN_NO_CACHE")
+    use_disk = cache and not _env_flag("FXSNN_NO_CACHE")
     path = cache_root() / "encoded" / f"{ds.name}-{ds.split}-{encoder['kind']}-T{num_steps}-{key[:24]}.npz"
     events = _read_cached(path, key_text) if use_disk and path.is_file() else None
     if events is None or events.n_samples != len(ds) or events.num_inputs != ds.n_inputs:

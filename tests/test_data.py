@@ -22,7 +22,8 @@ from fxsnn.data import Dataset, encode_dataset, load_dataset, normalize_encoder,
 from fxsnn.encode import latency_encode
 from fxsnn.errors import FxsnnError, UsageError
 
-SHARED_DATA = Path(os.environ.get("FXSNN_TEST_SHARED_DATA", "/work/shared/data"))
+#: The real MNIST / Fashion-MNIST files: FXSNN_DATA_DIR's first entry (as CI sets it), else the shared folder.
+SHARED_DATA = Path((os.environ.get("FXSNN_DATA_DIR") or "/work/shared/data").split(os.pathsep)[0])
 
 
 @pytest.fixture(autouse=True)
@@ -629,6 +630,14 @@ def test_encoding_is_cached_in_memory_and_on_disk(monkeypatch, tmp_path):
     assert len(calls) == 5
     assert len(list((data.cache_root() / "encoded").glob("*.npz"))) == 4
     assert not list((data.cache_root() / "encoded").glob("*.part"))
+
+
+def test_hand_built_datasets_with_equal_names_do_not_share_cache_entries():
+    first = encode_dataset(image_dataset([[1.0, 0.0]]), {"kind": "latency"}, 10)
+    second = encode_dataset(image_dataset([[0.0, 1.0]]), {"kind": "latency"}, 10)
+    assert events_of(first, 0) == [(4, 0)] and events_of(second, 0) == [(4, 1)]
+    again = encode_dataset(image_dataset([[1.0, 0.0]]), {"kind": "latency"}, 10)
+    assert again is first
 
 
 def test_disk_cache_can_be_turned_off(monkeypatch):
