@@ -107,22 +107,32 @@ def readout_update(f, u, acc, c):
 
 _C1_I64 = numba.types.Array(_I64, 1, "C")
 _C1_U8 = numba.types.Array(numba.uint8, 1, "C")
+_C2_I64 = numba.types.Array(_I64, 2, "C")
 
 
-@numba.njit(numba.types.UniTuple(_I64, 2)(_C1_I64, _C1_I64, _C1_I64, _C1_U8, _C1_I64), **JIT)
-def lif_layer_update(current, membrane, acc, spikes, c):
+@numba.njit(
+    numba.types.UniTuple(_I64, 2)(_C1_I64, _C1_I64, _C1_I64, _C1_U8, _I64, _I64, _C2_I64, _I64),
+    inline="always",
+    **JIT,
+)
+def lif_layer_update(current, membrane, acc, spikes, start, count, consts, layer):
     """Section 4.2 for a whole hidden layer, in place: one :func:`lif_neuron` per neuron.
 
-    ``current``, ``membrane`` hold ``I[t]``, ``V[t]`` on entry and ``I[t+1]``, ``V[t+1]`` on return;
-    ``acc`` is the step's exact input sum (section 4.1); ``spikes`` receives ``s[t]``. The constants are
-    read once into locals so the loop vectorises. Returns ``(number of spikes, 1 if any state is nonzero
-    else 0)``; a layer whose state is all zero and which gets no input stays all zero and silent
-    (``0 > theta`` never holds, and decay(0) = 0), so callers may skip it.
+    The layer's neurons are entries ``start .. start + count - 1`` of the flat arrays (flat, not sliced, so
+    the hot loop creates no array views). ``current``, ``membrane`` hold ``I[t]``, ``V[t]`` on entry and
+    ``I[t+1]``, ``V[t+1]`` on return; ``acc`` is the step's exact input sum (section 4.1); ``spikes``
+    receives ``s[t]``. ``consts[layer]`` is the layer's :func:`layer_constants` row, read once into locals
+    so the loop vectorises. Returns ``(number of spikes, 1 if any state is nonzero else 0)``; a layer whose
+    state is all zero and which gets no input stays all zero and silent (``0 > theta`` never holds and
+    decay(0) = 0), so callers may skip it.
     """
-    lo, hi, mode, frac, syn, mem, threshold, reset = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    lo, hi, mode, frac = consts[layer, 0], consts[layer, 1], consts[layer, 2], consts[layer, 3]
+    syn, mem, threshold, reset = consts[layer, 4], consts[layer, 5], consts[layer, 6], consts[layer, 7]
     n_spikes = _I64(0)
     nonzero = _I64(0)
-    for j in range(current.shape[0]):
+    # Unsigned indices: numba adds no negative-index wrap-around, so the loop vectorises.
+    for k in range(count):
+        j = numba.uint64(start + k)
         s, i_new, v_new = lif_neuron(
             current[j], membrane[j], acc[j], lo, hi, mode, frac, syn, mem, threshold, reset
         )
@@ -134,16 +144,19 @@ def lif_layer_update(current, membrane, acc, spikes, c):
     return n_spikes, _I64(1 if nonzero != 0 else 0)
 
 
-@numba.njit(_I64(_C1_I64, _C1_I64, _C1_I64, _C1_I64, _C1_I64), **JIT)
-def readout_layer_update(f, u, acc, scores, c):
-    """Sections 4.3 and 4.5 for the readout layer, in place: one :func:`readout_neuron` per neuron, then
+@numba.njit(_I64(_C1_I64, _C1_I64, _C1_I64, _C1_I64, _I64, _I64, _C2_I64, _I64), inline="always", **JIT)
+def readout_layer_update(f, u, acc, scores, start, count, consts, layer):
+    """Sections 4.3 and 4.5 for the readout layer, in place: one :func:`readout_neuron` per neuron
+    (entries ``start .. start + count - 1`` of the flat ``f``, ``u``, ``acc``), then
     ``scores[k] = max(scores[k], U_k[t+1])``. Returns 1 if any state is nonzero, else 0."""
-    lo, hi, mode, frac, syn, mem = c[0], c[1], c[2], c[3], c[4], c[5]
+    lo, hi, mode, frac = consts[layer, 0], consts[layer, 1], consts[layer, 2], consts[layer, 3]
+    syn, mem = consts[layer, 4], consts[layer, 5]
     nonzero = _I64(0)
-    for k in range(f.shape[0]):
-        f_new, u_new = readout_neuron(f[k], u[k], acc[k], lo, hi, mode, frac, syn, mem)
-        f[k] = f_new
-        u[k] = u_new
+    for k in range(count):
+        j = numba.uint64(start + k)
+        f_new, u_new = readout_neuron(f[j], u[j], acc[j], lo, hi, mode, frac, syn, mem)
+        f[j] = f_new
+        u[j] = u_new
         if u_new > scores[k]:
             scores[k] = u_new
         nonzero |= f_new | u_new

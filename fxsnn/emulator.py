@@ -86,19 +86,24 @@ class SimResult:
         return total
 
 
-@numba.njit(**JIT)
-def _add_rows(sources, weights, w_base, n_out, layer_acc):
-    """Section 4.1: ``layer_acc[j] += w[i][j]`` for each source ``i`` (exact, int64)."""
-    for e in range(sources.shape[0]):
-        start = w_base + np.int64(sources[e]) * n_out
-        row = weights[start : start + n_out]
-        for j in range(n_out):
-            layer_acc[j] += row[j]
+@numba.njit(inline="always", **JIT)
+def _add_rows(sources, first, last, weights, w_base, n_out, acc, a_base):
+    """Section 4.1: ``acc[a_base + j] += w[i][j]`` for each source ``i = sources[first:last]`` (exact, int64).
+
+    Indices, not slices: a view per event would cost two atomic reference-count updates."""
+    # Unsigned indices: numba adds no negative-index wrap-around, so the row addition vectorises.
+    for e in range(first, last):
+        row = numba.uint64(w_base + np.int64(sources[e]) * n_out)
+        base = numba.uint64(a_base)
+        for j in range(numba.uint64(n_out)):
+            acc[base + j] += weights[row + j]
 
 
-@numba.njit(**JIT)
+@numba.njit(inline="always", **JIT)
 def _network_step(
     in_indices,
+    first,
+    last,
     weights,
     w_off,
     sizes,
@@ -115,49 +120,44 @@ def _network_step(
 ):
     """One step of the whole network for one sample (section 4.4), in place.
 
-    ``in_indices`` are this step's input events. Layer ``l`` owns ``[n_off[l], n_off[l+1])`` of the flat
-    ``current``/``membrane``/``acc`` arrays (and of ``spikes``/``spike_list`` if hidden); its signed weight
-    terms are ``weights[w_off[l]:w_off[l+1]]``, row-major ``(sizes[l], sizes[l+1])``. ``spike_list`` receives
-    the indices of each hidden layer's spiking neurons, ``n_listed[l]`` how many; ``active[l]`` says whether
-    the layer's state is nonzero; ``scores`` is updated with the readout's new ``U`` (section 4.5).
+    This step's input events are ``in_indices[first:last]``. Layer ``l`` owns entries
+    ``n_off[l] .. n_off[l+1] - 1`` of the flat ``current``/``membrane``/``acc`` arrays (and of ``spikes``
+    and ``spike_list`` if hidden); its signed weight terms are ``weights[w_off[l]:w_off[l+1]]``, row-major
+    ``(sizes[l], sizes[l+1])``. ``spike_list`` receives the indices of each hidden layer's spiking neurons,
+    ``n_listed[l]`` how many; ``active[l]`` says whether the layer's state is nonzero; ``scores`` is updated
+    with the readout's new ``U`` (section 4.5).
     """
     n_layers = consts.shape[0]
     for layer in range(n_layers):
         lo = n_off[layer]
         n_out = sizes[layer + 1]
-        hi = lo + n_out
         is_hidden = layer < n_layers - 1
-        n_src = in_indices.shape[0] if layer == 0 else n_listed[layer - 1]
+        n_src = last - first if layer == 0 else n_listed[layer - 1]
         if n_src == 0 and active[layer] == 0:
             # All-zero state and no input: the step leaves the layer zero and silent.
             if is_hidden and n_listed[layer] != 0:
-                spikes[lo:hi] = 0
+                for j in range(lo, lo + n_out):
+                    spikes[j] = 0
                 n_listed[layer] = 0
             continue
-        layer_acc = acc[lo:hi]
-        layer_acc[:] = 0
+        acc[lo : lo + n_out] = 0
         if layer == 0:
-            _add_rows(in_indices, weights, w_off[0], n_out, layer_acc)
+            _add_rows(in_indices, first, last, weights, w_off[0], n_out, acc, lo)
         elif n_src != 0:
             prev = n_off[layer - 1]
-            _add_rows(spike_list[prev : prev + n_src], weights, w_off[layer], n_out, layer_acc)
+            _add_rows(spike_list, prev, prev + n_src, weights, w_off[layer], n_out, acc, lo)
         if is_hidden:
-            layer_spikes = spikes[lo:hi]
-            n_spikes, nonzero = lif_layer_update(
-                current[lo:hi], membrane[lo:hi], layer_acc, layer_spikes, consts[layer]
-            )
+            n_spikes, nonzero = lif_layer_update(current, membrane, acc, spikes, lo, n_out, consts, layer)
             active[layer] = nonzero
             if n_spikes != 0:
-                n = 0
+                # Branch-free compaction of the spiking neurons' indices.
+                n = numba.uint64(lo)
                 for j in range(n_out):
-                    if layer_spikes[j] != 0:
-                        spike_list[lo + n] = j
-                        n += 1
+                    spike_list[n] = j
+                    n += numba.uint64(spikes[numba.uint64(lo + j)])
             n_listed[layer] = n_spikes
         else:
-            active[layer] = readout_layer_update(
-                current[lo:hi], membrane[lo:hi], layer_acc, scores, consts[layer]
-            )
+            active[layer] = readout_layer_update(current, membrane, acc, scores, lo, n_out, consts, layer)
 
 
 @numba.njit(**JIT)
@@ -215,7 +215,9 @@ def _forward_kernel(
                 while e < end and steps[e] == t:
                     e += 1
                 _network_step(
-                    indices[first:e],
+                    indices,
+                    first,
+                    e,
                     weights,
                     w_off,
                     sizes,
@@ -286,7 +288,9 @@ def _trace_kernel(
                 while e < end and steps[e] == t:
                     e += 1
                 _network_step(
-                    indices[first:e],
+                    indices,
+                    first,
+                    e,
                     weights,
                     w_off,
                     sizes,
