@@ -138,7 +138,7 @@ def run(args) -> dict:
     if args.split not in data.SPLITS:
         raise UsageError(f"unknown split {args.split!r}; choose one of {', '.join(data.SPLITS)}")
 
-    ds = data.load_dataset(name, args.split, data_dir=args.data_dir, progress=not args.json)
+    ds = data.load_dataset(name, args.split, data_dir=args.data_dir, progress=False if args.json else None)
     if ds.n_inputs != net.n_inputs:
         raise FxsnnError(
             f"model {args.model!r} has {net.n_inputs} inputs but data set {name!r} has {ds.n_inputs}; "
