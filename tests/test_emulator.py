@@ -1,0 +1,412 @@
+"""The numba emulator equals the plain-Python reference exactly, in every mode, with 1 and 2 threads."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fxsnn.emulator import SimResult, firing_rates_hz, simulate
+from fxsnn.encode import EventBatch
+from fxsnn.network import Layer, LayerParams, Network, neuron_types
+from fxsnn.reference import run_sample
+
+THREAD_COUNTS = sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)})
+
+
+def first_mismatch(net: Network, events: EventBatch, result: SimResult) -> str | None:
+    """Compare ``result`` with the reference sample by sample; describe the first difference, or None."""
+    n_hidden = len(net.hidden)
+    for b in range(events.n_samples):
+        ref = run_sample(net, *events.sample(b))
+        if tuple(int(x) for x in result.scores[b]) != ref.scores:
+            return f"sample {b}: scores {result.scores[b].tolist()} != reference {list(ref.scores)}"
+        if int(result.predictions[b]) != ref.prediction:
+            return f"sample {b}: prediction {result.predictions[b]} != reference {ref.prediction}"
+        if int(result.input_events[b]) != len(events.sample(b)[0]):
+            return f"sample {b}: input_events {result.input_events[b]} != {len(events.sample(b)[0])}"
+        for k in range(n_hidden):
+            got = tuple(int(x) for x in result.spike_counts[k][b])
+            if got != ref.spike_counts[k]:
+                return f"sample {b}: layer {k} spike counts {got} != reference {ref.spike_counts[k]}"
+        if result.trace is None:
+            continue
+        for t, step in enumerate(ref.trace):
+            for k in range(n_hidden):
+                got = tuple(int(x) for x in result.trace.spikes[k][b, t])
+                if got != step.spikes[k]:
+                    return f"sample {b} step {t} layer {k}: spikes {got} != reference {step.spikes[k]}"
+            for k in range(len(net.layers)):
+                for field, ours, theirs in (
+                    ("current", result.trace.current[k][b, t], step.layers[k].current),
+                    ("membrane", result.trace.membrane[k][b, t], step.layers[k].membrane),
+                ):
+                    for j, (x, y) in enumerate(zip(ours, theirs, strict=True)):
+                        if int(x) != y:
+                            return (
+                                f"sample {b} step {t} layer {k} neuron {j}: {field} {int(x)} != reference {y}"
+                            )
+    return None
+
+
+def check_result_types(net: Network, events: EventBatch, result: SimResult) -> None:
+    n = events.n_samples
+    assert result.scores.dtype == np.int64 and result.scores.shape == (n, net.n_outputs)
+    assert result.predictions.dtype == np.int64 and result.predictions.shape == (n,)
+    assert result.input_events.dtype == np.int64 and result.input_events.shape == (n,)
+    assert len(result.spike_counts) == len(net.hidden)
+    for counts, layer in zip(result.spike_counts, net.hidden, strict=True):
+        assert counts.dtype == np.int32 and counts.shape == (n, layer.n_out)
+    if result.trace is not None:
+        T = net.num_steps
+        assert len(result.trace.spikes) == len(net.hidden)
+        assert len(result.trace.current) == len(result.trace.membrane) == len(net.layers)
+        for spikes, layer in zip(result.trace.spikes, net.hidden, strict=True):
+            assert spikes.dtype == np.uint8 and spikes.shape == (n, T, layer.n_out)
+        for arrays in (result.trace.current, result.trace.membrane):
+            for arr, layer in zip(arrays, net.layers, strict=True):
+                assert arr.dtype == np.int64 and arr.shape == (n, T, layer.n_out)
+
+
+def assert_emulator_matches_reference(net: Network, events: EventBatch) -> None:
+    """Traced and untraced runs, on each thread count, all equal to the reference."""
+    traced = [simulate(net, events, trace=True, threads=th) for th in THREAD_COUNTS]
+    for result in traced:
+        check_result_types(net, events, result)
+    problem = first_mismatch(net, events, traced[0])
+    assert problem is None, problem
+    for result in [*traced[1:], *(simulate(net, events, threads=th) for th in THREAD_COUNTS)]:
+        check_result_types(net, events, result)
+        assert np.array_equal(result.scores, traced[0].scores)
+        assert np.array_equal(result.predictions, traced[0].predictions)
+        for a, b in zip(result.spike_counts, traced[0].spike_counts, strict=True):
+            assert np.array_equal(a, b)
+        if result.trace is not None:
+            for name in ("spikes", "current", "membrane"):
+                for a, b in zip(getattr(result.trace, name), getattr(traced[0].trace, name), strict=True):
+                    assert np.array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hypothesis strategies: tiny networks in every mode.
+
+
+@st.composite
+def layer_params(draw, *, hidden: bool) -> LayerParams:
+    state_bits = draw(st.sampled_from([8, 9, 12, 16, 24, 31, 32]) | st.integers(8, 32))
+    weight_bits = draw(st.integers(2, min(16, state_bits - 1)))
+    weight_shift = draw(st.integers(0, min(15, state_bits - 1 - weight_bits)))
+    decay_mode = draw(st.sampled_from(["multiply", "shift"]))
+    frac_bits = draw(st.integers(1, 16))
+    if decay_mode == "multiply":
+        full = 1 << frac_bits
+        decay_value = st.sampled_from([0, 1, full // 2, full - 1, full]) | st.integers(0, full)
+    else:
+        decay_value = st.sampled_from([0, 1, 2, state_bits - 1]) | st.integers(0, state_bits - 1)
+    state_max = (1 << (state_bits - 1)) - 1
+    weight_term = ((1 << weight_bits) - 1) << weight_shift
+    threshold = draw(
+        st.sampled_from([0, 1, state_max, max(0, state_max - 1)])
+        | st.integers(0, min(state_max, 4 * weight_term))
+        | st.integers(0, state_max)
+    )
+    return LayerParams(
+        weight_bits=weight_bits,
+        weight_shift=weight_shift,
+        state_bits=state_bits,
+        decay_mode=decay_mode,
+        frac_bits=frac_bits,
+        syn_decay=draw(decay_value),
+        mem_decay=draw(decay_value),
+        threshold=threshold if hidden else 0,
+        reset=draw(st.sampled_from(["zero", "subtract"])),
+    )
+
+
+@st.composite
+def weight_matrix(draw, n_in: int, n_out: int, params: LayerParams) -> np.ndarray:
+    kind = draw(st.sampled_from(["random", "max", "zero", "sparse"]))
+    wmax = params.weight_max
+    if kind == "max":
+        return np.full((n_in, n_out), wmax, dtype=np.int64)
+    if kind == "zero":
+        return np.zeros((n_in, n_out), dtype=np.int64)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(0, wmax + 1, size=(n_in, n_out), dtype=np.int64)
+    if kind == "sparse":
+        weights[rng.random((n_in, n_out)) < 0.7] = 0
+    return weights
+
+
+@st.composite
+def networks(draw) -> Network:
+    n_hidden = draw(st.integers(1, 3))
+    sizes = (
+        [draw(st.integers(1, 6))]
+        + [draw(st.integers(1, 5)) for _ in range(n_hidden)]
+        + [draw(st.integers(1, 4))]
+    )
+    layers = []
+    for k in range(n_hidden + 1):
+        hidden = k < n_hidden
+        params = draw(layer_params(hidden=hidden))
+        weights = draw(weight_matrix(sizes[k], sizes[k + 1], params))
+        if hidden:
+            ratio = draw(st.sampled_from([0.0, 0.5, 0.8, 1.0]) | st.floats(0.0, 1.0))
+            types = neuron_types(sizes[k + 1], ratio)
+        else:
+            types = np.zeros(sizes[k + 1], dtype=np.int8)
+        layers.append(Layer(params, weights, types))
+    return Network(tuple(layers), num_steps=draw(st.integers(1, 12)))
+
+
+@st.composite
+def event_batches(draw, net: Network) -> EventBatch:
+    n_samples = draw(st.integers(1, 3))
+    density = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]) | st.floats(0.0, 1.0))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_samples, net.num_steps, net.n_inputs)) < density).astype(np.uint8)
+    return EventBatch.from_dense(dense)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(data=st.data())
+def test_emulator_equals_reference_on_random_networks(data):
+    net = data.draw(networks())
+    events = data.draw(event_batches(net))
+    assert_emulator_matches_reference(net, events)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hand-built nasty cases.
+
+
+def _net(params_hidden, params_out, sizes, *, ratio=1.0, weights="max", num_steps=10, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for k in range(len(sizes) - 1):
+        params = params_hidden if k < len(sizes) - 2 else params_out
+        if weights == "max":
+            w = np.full((sizes[k], sizes[k + 1]), params.weight_max)
+        else:
+            w = rng.integers(0, params.weight_max + 1, size=(sizes[k], sizes[k + 1]))
+        hidden = k < len(sizes) - 2
+        types = neuron_types(sizes[k + 1], ratio) if hidden else np.zeros(sizes[k + 1], dtype=np.int8)
+        layers.append(Layer(params, w, types))
+    return Network(tuple(layers), num_steps=num_steps)
+
+
+def _all_inputs(n_samples, num_steps, n_inputs):
+    return EventBatch.from_dense(np.ones((n_samples, num_steps, n_inputs), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+@pytest.mark.parametrize(
+    "decay_mode,syn,mem", [("multiply", 4096, 4096), ("multiply", 3354, 3706), ("shift", 7, 7)]
+)
+def test_saturation_positive_and_negative(reset, decay_mode, syn, mem):
+    """Max weights into 8-bit state: currents and membranes pin at +127; the inhibitory half of the hidden
+    layer drives the readout to -128; a threshold at the state maximum never fires, which keeps V pinned."""
+    hidden = LayerParams(
+        weight_bits=7,
+        state_bits=8,
+        decay_mode=decay_mode,
+        syn_decay=syn,
+        mem_decay=mem,
+        threshold=127,
+        reset=reset,
+    )
+    readout = LayerParams(
+        weight_bits=7, state_bits=8, decay_mode=decay_mode, syn_decay=syn, mem_decay=mem, threshold=0
+    )
+    net = _net(hidden, readout, (4, 6, 3), ratio=0.0, num_steps=8)
+    events = _all_inputs(2, 8, 4)
+    assert_emulator_matches_reference(net, events)
+    result = simulate(net, events, trace=True)
+    assert result.trace.current[0].max() == 127 and result.trace.membrane[0].max() == 127
+    # threshold = MAX and V <= MAX: never a spike, so the readout only sees zero input
+    assert result.spike_counts[0].sum() == 0
+
+
+def test_saturation_inhibitory_drives_readout_to_minimum():
+    hidden = LayerParams(weight_bits=7, state_bits=8, threshold=0, reset="subtract")
+    readout = LayerParams(weight_bits=7, state_bits=8, threshold=0)
+    net = _net(hidden, readout, (3, 5, 2), ratio=0.0, num_steps=12)
+    events = _all_inputs(1, 12, 3)
+    assert_emulator_matches_reference(net, events)
+    result = simulate(net, events, trace=True)
+    assert result.trace.current[1].min() == -128 and result.trace.membrane[1].min() == -128
+    assert (result.scores == 0).all()  # U[0] = 0 is the max
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_all_neurons_fire_with_threshold_zero(reset):
+    params = LayerParams(weight_bits=4, state_bits=16, threshold=0, reset=reset)
+    net = _net(params, params, (5, 7, 6, 3), ratio=1.0, num_steps=9)
+    events = _all_inputs(3, 9, 5)
+    assert_emulator_matches_reference(net, events)
+    spikes = simulate(net, events, trace=True).trace.spikes
+    # Layer 0's membrane is positive from step 2 on (section 4.4: two-step latency) and V > 0 = theta fires.
+    if reset == "subtract":  # subtracting theta = 0 keeps V positive: every neuron fires at every step
+        assert spikes[0][:, 2:, :].all() and spikes[1][:, 4:, :].all()
+    else:  # reset to zero silences the next step: every neuron fires every other step
+        assert spikes[0][:, 2::2, :].all() and not spikes[0][:, 3::2, :].any()
+        assert spikes[1][:, 4::2, :].all()
+
+
+def test_empty_inputs_give_silence_and_zero_scores():
+    params = LayerParams(weight_bits=8, state_bits=24, threshold=0)
+    net = _net(params, params, (4, 3, 2), weights="random", num_steps=6)
+    empty = EventBatch(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(5, np.int64), 6, 4)
+    assert_emulator_matches_reference(net, empty)
+    result = simulate(net, empty, trace=True)
+    assert (result.scores == 0).all() and (result.predictions == 0).all()
+    assert all((c == 0).all() for c in result.spike_counts)
+    assert all((a == 0).all() for a in result.trace.current + result.trace.membrane)
+
+
+def test_zero_samples():
+    params = LayerParams()
+    net = _net(params, params, (4, 3, 2), weights="random", num_steps=5)
+    empty = EventBatch(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64), 5, 4)
+    result = simulate(net, empty, trace=True)
+    check_result_types(net, empty, result)
+
+
+def test_many_samples_are_independent_of_thread_count_and_chunking():
+    """More samples than one parallel chunk, so both threads really run; every sample equals the reference."""
+    hidden = LayerParams(
+        weight_bits=5,
+        state_bits=12,
+        threshold=40,
+        decay_mode="shift",
+        syn_decay=2,
+        mem_decay=3,
+        reset="subtract",
+    )
+    readout = LayerParams(weight_bits=5, state_bits=16)
+    net = _net(hidden, readout, (8, 6, 5, 3), ratio=0.6, weights="random", num_steps=15, seed=3)
+    rng = np.random.default_rng(7)
+    density = (
+        rng.random((300, 1, 1)) * 0.4
+    )  # samples differ in activity, so threads finish at different times
+    events = EventBatch.from_dense((rng.random((300, 15, 8)) < density).astype(np.uint8))
+    results = [simulate(net, events, threads=th) for th in THREAD_COUNTS]
+    traced = simulate(net, events, trace=True, threads=THREAD_COUNTS[-1])
+    for r in results:
+        assert np.array_equal(r.scores, traced.scores)
+        for a, b in zip(r.spike_counts, traced.spike_counts, strict=True):
+            assert np.array_equal(a, b)
+    assert traced.spike_counts[0].sum() > 0 and traced.spike_counts[1].sum() > 0
+    subset = events.select(np.arange(0, 300, 7))
+    sub = simulate(net, subset, trace=True)
+    problem = first_mismatch(net, subset, sub)
+    assert problem is None, problem
+    assert np.array_equal(sub.scores, traced.scores[::7])
+    assert np.array_equal(sub.trace.membrane[1], traced.trace.membrane[1][::7])
+
+
+def test_progress_bar_run_equals_plain_run():
+    params = LayerParams(weight_bits=6, state_bits=16, threshold=50)
+    net = _net(params, params, (6, 4, 3), weights="random", num_steps=7)
+    rng = np.random.default_rng(1)
+    events = EventBatch.from_dense((rng.random((10, 7, 6)) < 0.3).astype(np.uint8))
+    a = simulate(net, events)
+    b = simulate(net, events, progress=True)
+    assert np.array_equal(a.scores, b.scores) and np.array_equal(a.spike_counts[0], b.spike_counts[0])
+
+
+def test_synaptic_events_counts_rows_added():
+    params = LayerParams(weight_bits=6, state_bits=16, threshold=0)
+    net = _net(params, params, (3, 4, 5, 2), num_steps=4)
+    events = _all_inputs(2, 4, 3)
+    result = simulate(net, events)
+    expected = (
+        result.input_events * 4
+        + result.spike_counts[0].sum(axis=1) * 5
+        + result.spike_counts[1].sum(axis=1) * 2
+    )
+    assert np.array_equal(result.synaptic_events(net), expected)
+    assert result.input_events.tolist() == [12, 12]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The wrapper's checks.
+
+
+@pytest.fixture
+def small():
+    params = LayerParams(weight_bits=4, state_bits=16, threshold=10)
+    net = _net(params, params, (4, 3, 2), weights="random", num_steps=5)
+    events = _all_inputs(2, 5, 4)
+    return net, events
+
+
+def test_rejects_wrong_number_of_inputs(small):
+    net, _ = small
+    events = _all_inputs(1, 5, 6)
+    with pytest.raises(ValueError, match=r"events are for 6 inputs but the network has 4"):
+        simulate(net, events)
+
+
+def test_rejects_wrong_number_of_steps(small):
+    net, _ = small
+    events = _all_inputs(1, 7, 4)
+    with pytest.raises(ValueError, match=r"span 7 steps but the network runs 5 steps.*num_steps=5"):
+        simulate(net, events)
+
+
+def test_rejects_wrong_argument_types(small):
+    net, events = small
+    with pytest.raises(TypeError, match="needs a fxsnn.network.Network"):
+        simulate("model.fxsnn", events)
+    with pytest.raises(TypeError, match="needs a fxsnn.encode.EventBatch"):
+        simulate(net, np.zeros((1, 5, 4)))
+
+
+@pytest.mark.parametrize("threads", [0, -1, 10_000, 1.5, True, "2"])
+def test_rejects_bad_thread_counts(small, threads):
+    net, events = small
+    with pytest.raises(ValueError, match="threads must be"):
+        simulate(net, events, threads=threads)
+
+
+def test_thread_setting_is_restored(small):
+    net, events = small
+    before = numba.get_num_threads()
+    simulate(net, events, threads=1)
+    assert numba.get_num_threads() == before
+
+
+def test_firing_rates_hz():
+    counts = np.array([[1, 0, 4], [3, 0, 0]], dtype=np.int32)
+    rates = firing_rates_hz(counts, num_steps=100)
+    assert rates.dtype == np.float64
+    assert rates.tolist() == [20.0, 0.0, 20.0]  # (1+3)/2 spikes per 0.1 s = 20 Hz
+    assert firing_rates_hz(counts, num_steps=50, dt_ms=2.0).tolist() == [20.0, 0.0, 20.0]
+    with pytest.raises(ValueError, match="samples, neurons"):
+        firing_rates_hz(np.zeros(3), 100)
+    with pytest.raises(ValueError, match="at least one sample"):
+        firing_rates_hz(np.zeros((0, 3)), 100)
+    with pytest.raises(ValueError, match="num_steps must be >= 1"):
+        firing_rates_hz(counts, 0)
+
+
+def test_largest_weight_terms_survive_int32_storage():
+    """The emulator stores weight terms as int32. The largest legal term, (2**16 - 1) << 15 = 2**31 - 2**15
+    in a 32-bit state, and its negation (an inhibitory presynaptic neuron) must pass through unchanged."""
+    params = LayerParams(weight_bits=16, weight_shift=15, state_bits=32, threshold=0, reset="subtract")
+    net = _net(params, params, (3, 4, 2), ratio=0.5, num_steps=6)
+    assert int(net.signed_weights(0).max()) == 2**31 - 2**15 and int(net.signed_weights(1).min()) == -(
+        2**31 - 2**15
+    )
+    events = _all_inputs(1, 6, 3)
+    assert_emulator_matches_reference(net, events)
+    with pytest.raises(ValueError, match="more than the state maximum"):
+        LayerParams(weight_bits=16, weight_shift=15, state_bits=31)
