@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import h5py
+import numba
 import numpy as np
 import pytest
 
@@ -549,6 +550,24 @@ def test_rate_encoder_is_seeded_and_reproducible():
     assert not np.array_equal(a.to_dense(), c.to_dense())
     assert np.array_equal(rate_encode(ds.images, 50, 0.3, seed=1).to_dense(), a.to_dense())
     assert normalize_encoder({"kind": "rate"}) == {"kind": "rate", "max_rate": 0.2}
+
+
+def test_rate_encoder_does_not_depend_on_thread_count_or_batch_composition():
+    images = np.random.default_rng(1).random((40, 30))
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = rate_encode(images, 25, 0.5, seed=9)
+    finally:
+        numba.set_num_threads(threads)
+    multi = rate_encode(images, 25, 0.5, seed=9)
+    assert np.array_equal(single.to_dense(), multi.to_dense())
+    # a sample's spikes depend on its position in the batch and the seed only, not on the other samples
+    assert np.array_equal(rate_encode(images[:10], 25, 0.5, seed=9).to_dense(), multi.to_dense()[:10])
+    with pytest.raises(ValueError, match="pixel values in \\[0, 1\\]"):
+        rate_encode(images * 2, 25, 0.5)
+    with pytest.raises(ValueError, match="max_rate is a spike probability per step"):
+        rate_encode(images, 25, 2.0)
 
 
 @pytest.mark.parametrize(
