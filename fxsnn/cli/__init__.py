@@ -22,7 +22,7 @@ from ..errors import FxsnnError
 from ..network import ParameterError
 
 #: Subcommand modules, in the order ``fxsnn --help`` lists them.
-COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate", "fxsnn.cli.hdl"]
+COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate", "fxsnn.cli.hdl", "fxsnn.cli.init", "fxsnn.cli.train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
