@@ -1,0 +1,194 @@
+"""Analyses of hidden-layer activity from the paper: population firing rates and Van Rossum distances.
+
+Both work on what the emulator produces: spike counts (:attr:`fxsnn.emulator.SimResult.spike_counts`) and
+spike trains (:attr:`fxsnn.emulator.Trace.spikes`, from ``simulate(..., trace=True)``).
+
+- Firing rate (PAPER.md): hidden spikes per sample / hidden neurons / (T * dt), in Hz; here also per
+  population, excitatory (E) and inhibitory (I).
+- Van Rossum distance (PAPER.md): each neuron's 0/1 spike train over the T steps is filtered with the causal
+  kernel ``exp(-t / tau)`` (t in steps, ``tau = 1`` step in the paper), ``f(t) = sum_{t' <= t} s(t')
+  exp(-(t - t') / tau)``; for neurons n, m, ``D = sqrt(sum_t (f_n(t) - f_m(t))**2 / tau)``. Computed per
+  sample for all pairs of hidden neurons, averaged over samples, then grouped into E-E, E-I and I-I pairs,
+  each summarised by its mean and (population) standard deviation over pairs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ._arith import JIT
+from .network import EXCITATORY, INHIBITORY
+
+__all__ = ["population_rates_hz", "van_rossum_matrix", "van_rossum_groups", "PAIR_GROUPS"]
+
+#: Group names of :func:`van_rossum_groups`, in the order the paper reports them.
+PAIR_GROUPS = ("E-E", "E-I", "I-I")
+
+#: Samples per work item of the Van Rossum kernel. Fixed, so the floating-point summation order (and hence
+#: the result, to the last bit) does not depend on the number of threads.
+_VR_CHUNK = 32
+
+
+def _check_types(types, n_neurons: int) -> np.ndarray:
+    types = np.asarray(types)
+    if types.shape != (n_neurons,):
+        raise ValueError(f"types must have one entry per neuron, shape ({n_neurons},), got {types.shape}")
+    if types.size and not np.isin(types, (EXCITATORY, INHIBITORY)).all():
+        raise ValueError("types must be 0 (excitatory) or 1 (inhibitory)")
+    return types
+
+
+def population_rates_hz(spike_counts_layer, types, num_steps: int, dt_ms: float = 1.0) -> dict:
+    """Firing rate of the whole layer and of its E and I populations, in Hz (PAPER.md).
+
+    Parameters
+    ----------
+    spike_counts_layer : array_like of int, shape (n_samples, H)
+        Spikes per sample and neuron (``SimResult.spike_counts[l]``).
+    types : array_like, shape (H,)
+        Neuron types of the layer (0 = E, 1 = I; ``net.layers[l].types``).
+    num_steps : int
+        Steps per sample, T.
+    dt_ms : float
+        Step length in ms (the paper's 1 ms).
+
+    Returns
+    -------
+    dict
+        ``{"all": rate, "E": rate, "I": rate}``: spikes per sample / neurons of the population / (T * dt).
+        A population with no neurons gets ``None``.
+    """
+    counts = np.asarray(spike_counts_layer)
+    if counts.ndim != 2:
+        raise ValueError(f"spike counts must be (samples, neurons), got shape {counts.shape}")
+    if counts.shape[0] == 0:
+        raise ValueError("no samples: firing rates need at least one sample")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, not {num_steps!r}")
+    if not dt_ms > 0:
+        raise ValueError(f"dt_ms must be > 0, not {dt_ms!r}")
+    types = _check_types(types, counts.shape[1])
+    seconds = num_steps * dt_ms / 1000.0
+    per_sample = counts.sum(axis=0, dtype=np.int64) / counts.shape[0]  # mean spikes per sample, per neuron
+
+    def rate(mask):
+        n = int(mask.sum())
+        return float(per_sample[mask].sum() / n / seconds) if n else None
+
+    return {
+        "all": rate(np.ones(counts.shape[1], dtype=bool)),
+        "E": rate(types == EXCITATORY),
+        "I": rate(types == INHIBITORY),
+    }
+
+
+@numba.njit(**JIT)
+def _filter_trains(spikes_sample, decay, filtered):
+    """``filtered[t, n] = decay * filtered[t-1, n] + spikes[t, n]``: causal exp(-t/tau) kernel, lag 0 = 1."""
+    n_steps, n_neurons = spikes_sample.shape
+    for n in range(n_neurons):
+        filtered[0, n] = np.float64(spikes_sample[0, n])
+    for t in range(1, n_steps):
+        for n in range(n_neurons):
+            filtered[t, n] = decay * filtered[t - 1, n] + np.float64(spikes_sample[t, n])
+
+
+@numba.njit(parallel=True, **JIT)
+def _van_rossum_kernel(spikes, tau, chunk_sums):
+    """Per chunk of samples, the sum over its samples of D[n, m] (upper triangle n < m)."""
+    n_samples, n_steps, n_neurons = spikes.shape
+    n_chunks = chunk_sums.shape[0]
+    decay = np.exp(-1.0 / tau)
+    for chunk in numba.prange(n_chunks):
+        filtered = np.empty((n_steps, n_neurons), dtype=np.float64)
+        column = np.empty((n_neurons, n_steps), dtype=np.float64)
+        acc = chunk_sums[chunk]
+        for b in range(chunk * _VR_CHUNK, min(n_samples, (chunk + 1) * _VR_CHUNK)):
+            _filter_trains(spikes[b], decay, filtered)
+            for n in range(n_neurons):
+                for t in range(n_steps):
+                    column[n, t] = filtered[t, n]
+            for n in range(n_neurons):
+                for m in range(n + 1, n_neurons):
+                    total = 0.0
+                    for t in range(n_steps):
+                        diff = column[n, t] - column[m, t]
+                        total += diff * diff
+                    acc[n, m] += np.sqrt(total / tau)
+
+
+def van_rossum_matrix(spikes, tau: float = 1.0) -> np.ndarray:
+    """Van Rossum distance of every pair of neurons, averaged over samples (PAPER.md).
+
+    Parameters
+    ----------
+    spikes : array_like of 0/1, shape (n_samples, T, H)
+        Spike trains of one hidden layer (``Trace.spikes[l]``).
+    tau : float
+        Kernel time constant in steps (the paper's 1).
+
+    Returns
+    -------
+    ndarray of float64, shape (H, H)
+        Symmetric, zero diagonal: entry ``[n, m]`` is the mean over samples of
+        ``sqrt(sum_t (f_n(t) - f_m(t))**2 / tau)``.
+    """
+    spikes = np.asarray(spikes)
+    if spikes.ndim != 3:
+        raise ValueError(f"spike trains must be (samples, steps, neurons), got shape {spikes.shape}")
+    if spikes.shape[0] == 0:
+        raise ValueError("no samples: Van Rossum distances need at least one sample")
+    if spikes.size and (spikes.min() < 0 or spikes.max() > 1):
+        raise ValueError("spike trains must hold 0 and 1 only")
+    if not (isinstance(tau, (int, float, np.floating, np.integer)) and math.isfinite(tau) and tau > 0):
+        raise ValueError(f"tau must be a positive number of steps, not {tau!r}")
+    spikes = np.ascontiguousarray(spikes, dtype=np.uint8)
+    n_samples, _, n_neurons = spikes.shape
+    n_chunks = (n_samples + _VR_CHUNK - 1) // _VR_CHUNK
+    chunk_sums = np.zeros((n_chunks, n_neurons, n_neurons), dtype=np.float64)
+    _van_rossum_kernel(spikes, float(tau), chunk_sums)
+    upper = np.zeros((n_neurons, n_neurons), dtype=np.float64)
+    for chunk in range(n_chunks):  # fixed order: the same bits on any number of threads
+        upper += chunk_sums[chunk]
+    upper /= n_samples
+    return upper + upper.T
+
+
+def van_rossum_groups(spikes, types, tau: float = 1.0) -> dict:
+    """Sample-averaged Van Rossum distances grouped into E-E, E-I and I-I pairs (PAPER.md).
+
+    Parameters
+    ----------
+    spikes : array_like of 0/1, shape (n_samples, T, H)
+        Spike trains of one hidden layer (``Trace.spikes[l]``).
+    types : array_like, shape (H,)
+        The layer's neuron types (0 = E, 1 = I).
+    tau : float
+        Kernel time constant in steps.
+
+    Returns
+    -------
+    dict
+        For each of ``"E-E"``, ``"E-I"``, ``"I-I"``: ``{"mean": float, "std": float, "pairs": int}`` over the
+        unordered pairs ``n < m`` of that kind (std with ``ddof=0``); ``mean`` and ``std`` are ``None`` when
+        the group has no pair.
+    """
+    spikes = np.asarray(spikes)
+    if spikes.ndim != 3:
+        raise ValueError(f"spike trains must be (samples, steps, neurons), got shape {spikes.shape}")
+    types = _check_types(types, spikes.shape[2])
+    distances = van_rossum_matrix(spikes, tau)
+    n, m = np.triu_indices(types.size, k=1)
+    inhibitory = (types[n] == INHIBITORY).astype(int) + (types[m] == INHIBITORY).astype(int)
+    out = {}
+    for group, n_inhibitory in zip(PAIR_GROUPS, (0, 1, 2), strict=True):
+        values = distances[n[inhibitory == n_inhibitory], m[inhibitory == n_inhibitory]]
+        out[group] = {
+            "mean": float(values.mean()) if values.size else None,
+            "std": float(values.std()) if values.size else None,
+            "pairs": int(values.size),
+        }
+    return out
