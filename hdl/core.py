@@ -125,20 +125,11 @@ class SpikingCore(wiring.Component):
 
     def __init__(self, network: Network, *, lanes: int = 1, writable_weights: bool = False,
                  trace: bool = True):
-        if not isinstance(network, Network):
-            raise UsageError(f"network must be an fxsnn.network.Network, not {network!r}")
-        if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)):
-            raise UsageError(f"lanes must be an integer, not {lanes!r}")
-        largest = max(layer.n_out for layer in network.layers)
-        if not 1 <= lanes <= min(largest, MAX_LANES):
-            raise UsageError(
-                f"lanes must be in [1, {min(largest, MAX_LANES)}] (the largest layer has {largest} neurons), "
-                f"not {lanes!r}"
-            )
-        if not isinstance(writable_weights, bool):
-            raise UsageError(f"writable_weights must be True or False, not {writable_weights!r}")
-        if not isinstance(trace, bool):
-            raise UsageError(f"trace must be True or False, not {trace!r}")
+        try:
+            self._validate(network, lanes, writable_weights, trace)
+        except UsageError:
+            self._MustUse__silence = True  # rejected, never elaborated: no "created but never used" warning
+            raise
         self.network = network
         self.lanes = int(lanes)
         self.writable_weights = writable_weights
@@ -154,6 +145,23 @@ class SpikingCore(wiring.Component):
         if writable_weights:
             members["weights"] = In(stream.Signature(self.layouts["weights"]))
         super().__init__(members)
+
+    @staticmethod
+    def _validate(network, lanes, writable_weights, trace) -> None:
+        if not isinstance(network, Network):
+            raise UsageError(f"network must be an fxsnn.network.Network, not {network!r}")
+        if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)):
+            raise UsageError(f"lanes must be an integer, not {lanes!r}")
+        largest = max(layer.n_out for layer in network.layers)
+        if not 1 <= lanes <= min(largest, MAX_LANES):
+            raise UsageError(
+                f"lanes must be in [1, {min(largest, MAX_LANES)}] (the largest layer has {largest} neurons), "
+                f"not {lanes!r}"
+            )
+        if not isinstance(writable_weights, bool):
+            raise UsageError(f"writable_weights must be True or False, not {writable_weights!r}")
+        if not isinstance(trace, bool):
+            raise UsageError(f"trace must be True or False, not {trace!r}")
 
     # -- geometry, shared with the manifest ---------------------------------------------------------------
 

@@ -76,8 +76,10 @@ class NeuronDatapath(wiring.Component):
 
     def __init__(self, params: LayerParams, acc_bits: int, *, readout: bool = False):
         if not isinstance(params, LayerParams):
+            self._MustUse__silence = True  # rejected, never elaborated: no "created but never used" warning
             raise TypeError(f"params must be LayerParams, not {params!r}")
         if isinstance(acc_bits, bool) or not isinstance(acc_bits, int) or acc_bits < 1:
+            self._MustUse__silence = True
             raise ValueError(f"acc_bits must be a positive integer, not {acc_bits!r}")
         self.params = params
         self.acc_bits = acc_bits

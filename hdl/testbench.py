@@ -121,6 +121,16 @@ def run_core(network: Network, events: EventBatch, *, lanes: int = 1, trace: boo
     stall = float(stall)
 
     async def testbench(ctx):
+        # Every ctx.set makes the simulator settle the design again, so only changes are written.
+        driven = {}
+
+        def drive(signal, value):
+            key = id(signal)
+            if driven.get(key) != value:
+                ctx.set(signal, value)
+                driven[key] = value
+
+        sources = ("events", "weights") if writable_weights else ("events",)
         position = 0
         sample_done = 0
         first_cycle = [None] * n_samples
@@ -132,18 +142,20 @@ def run_core(network: Network, events: EventBatch, *, lanes: int = 1, trace: boo
             offering = None
             if position < len(items) and (stall == 0.0 or rng.random() >= stall):
                 offering = items[position]
-            for name in ("events", "weights") if writable_weights else ("events",):
+            for name in sources:
                 port = getattr(core, name)
                 if offering is not None and offering[0] == name:
-                    ctx.set(port.valid, 1)
-                    ctx.set(port.payload, offering[1])
+                    if driven.get(id(port.payload)) != position:  # set each item's payload once
+                        ctx.set(port.payload, offering[1])
+                        driven[id(port.payload)] = position
+                    drive(port.valid, 1)
                 else:
-                    ctx.set(port.valid, 0)
+                    drive(port.valid, 0)
             results_ready = stall == 0.0 or rng.random() >= stall
-            ctx.set(core.results.ready, results_ready)
+            drive(core.results.ready, int(results_ready))
             if has_trace:
                 trace_ready = stall == 0.0 or rng.random() >= stall
-                ctx.set(core.trace.ready, trace_ready)
+                drive(core.trace.ready, int(trace_ready))
                 if trace_ready and ctx.get(core.trace.valid):
                     beat = ctx.get(core.trace.payload)
                     out.trace[sample_done].append((int(beat.layer), int(beat.neuron), int(beat.spike),
