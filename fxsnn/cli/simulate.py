@@ -52,21 +52,23 @@ def register(subparsers) -> None:
 def population_rates(net: Network, spike_counts: tuple) -> list[dict]:
     """Mean firing rate (Hz) of each hidden layer's E and I populations (and of the whole layer).
 
-    ``spike_counts`` is the emulator's tuple of ``(n_samples, H_l)`` spike counts. A population with no
-    neurons (ratio 0 or 1) has rate ``None``.
+    ``spike_counts`` is the emulator's tuple of ``(n_samples, H_l)`` spike counts; the rates are
+    :func:`fxsnn.analysis.population_rates_hz` (PAPER.md's definition). A population with no neurons
+    (ratio 0 or 1) has rate ``None``.
     """
-    from ..emulator import firing_rates_hz
+    from ..analysis import population_rates_hz
 
     rows = []
     for k, (layer, counts) in enumerate(zip(net.hidden, spike_counts, strict=True)):
-        per_neuron = firing_rates_hz(counts, net.num_steps, dt_ms=DT_MS)
-        row = {"layer": k, "n_excitatory": 0, "n_inhibitory": 0}
-        for name, kind in (("excitatory", EXCITATORY), ("inhibitory", INHIBITORY)):
-            mask = layer.types == kind
-            row[f"n_{name}"] = int(mask.sum())
-            row[f"{name}_hz"] = float(per_neuron[mask].mean()) if mask.any() else None
-        row["all_hz"] = float(per_neuron.mean())
-        rows.append(row)
+        rates = population_rates_hz(counts, layer.types, net.num_steps, dt_ms=DT_MS)
+        rows.append({
+            "layer": k,
+            "n_excitatory": int(np.count_nonzero(layer.types == EXCITATORY)),
+            "n_inhibitory": int(np.count_nonzero(layer.types == INHIBITORY)),
+            "excitatory_hz": rates["E"],
+            "inhibitory_hz": rates["I"],
+            "all_hz": rates["all"],
+        })
     return rows
 
 
