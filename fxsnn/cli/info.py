@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import textwrap
 
 import numpy as np
 
@@ -151,5 +153,8 @@ def render(result: dict) -> str:
         for key, value in provenance.items():
             if value in (None, {}, []):
                 continue
-            lines.append(f"  {key:<14}{value}")
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            wrapped = textwrap.wrap(text, width=110 - 16, break_on_hyphens=False) or [""]
+            lines.append(f"  {key:<14}{wrapped[0]}")
+            lines.extend(" " * 16 + part for part in wrapped[1:])
     return "\n".join(lines)
