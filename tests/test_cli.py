@@ -156,6 +156,33 @@ def test_simulate_text(capsys, model_path):
     assert "accuracy" in captured.out and "samples/s" in captured.out and "E (18)" in captured.out
 
 
+def test_simulate_shd_events_model(capsys, tmp_path):
+    """A model for event data (SHD, encoder "bins"): the recorded spikes are re-binned into the model's T."""
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(5)
+    path = tmp_path / "data" / "shd" / "shd_test.h5"
+    path.parent.mkdir(parents=True)
+    n_samples = 12
+    with h5py.File(path, "w") as f:
+        times = f.create_dataset("spikes/times", (n_samples,), dtype=h5py.vlen_dtype(np.float32))
+        units = f.create_dataset("spikes/units", (n_samples,), dtype=h5py.vlen_dtype(np.uint16))
+        for i in range(n_samples):
+            n = int(rng.integers(0, 400))
+            times[i] = rng.uniform(0.0, 1.2, n).astype(np.float32)
+            units[i] = rng.integers(0, 700, n).astype(np.uint16)
+        f.create_dataset("labels", data=rng.integers(0, 20, n_samples).astype(np.uint16))
+    net = make_network(sizes=(700, 16, 20), num_steps=50)
+    encoder = {"kind": "bins", "max_time": 1.0}
+    model_path = save_model(Model(net, encoder=encoder, dataset="shd"), tmp_path / "shd.fxsnn")
+    out = run_json(capsys, ["simulate", str(model_path), "--data-dir", str(tmp_path / "data")])
+    ds = load_dataset("shd", "test", data_dir=tmp_path / "data")
+    result = simulate(net, encode_dataset(ds, encoder, 50))
+    assert out["dataset"] == "shd" and out["samples"] == n_samples and out["encoder"] == encoder
+    assert out["correct"] == int((result.predictions == ds.labels).sum())
+    assert out["input_events_per_sample"] == pytest.approx(result.input_events.mean())
+    assert out["input_events_per_sample"] > 0
+
+
 # ----------------------------------------------------------------------------------------------- errors
 
 
