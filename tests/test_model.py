@@ -464,3 +464,10 @@ def test_object_array_is_refused(model_path):
 
     rewrite(model_path, arrays={"layers/1/types.npy": payload}, edit_header=edit)
     expect_error(model_path, "'layers/1/types.npy' is declared as dtype '|O', expected '|u1'")
+
+
+def test_other_zip_file(tmp_path):
+    path = tmp_path / "weights.fxsnn"
+    with open(path, "wb") as handle:
+        np.savez(handle, w=np.zeros((3, 3)))
+    expect_error(path, "member 'header.json' is missing (the file is incomplete or not written by fxsnn)")
