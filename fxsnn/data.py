@@ -649,26 +649,57 @@ def _read_shd(path: Path) -> tuple[SpikeTrains, np.ndarray, str]:
     return trains, labels.astype(np.int64), digest.hexdigest()
 
 
+@numba.njit(parallel=True, **JIT)
+def _bin_kernel(times, units, offsets, num_steps, max_time, n_units, keys, counts):
+    """Per sample (in parallel): keys ``step * n_units + unit`` of the spikes before ``max_time`` written
+    to the sample's own slice of ``keys``, sorted, repeats removed; ``counts[b]`` = distinct events."""
+    n = offsets.size - 1
+    for b in numba.prange(n):
+        lo = offsets[b]
+        m = 0
+        for s in range(offsets[b], offsets[b + 1]):
+            if times[s] < max_time:
+                step = min(math.floor(times[s] * num_steps / max_time), num_steps - 1)
+                keys[lo + m] = np.int64(step) * n_units + units[s]
+                m += 1
+        keys[lo : lo + m].sort()
+        distinct = 0
+        for s in range(lo, lo + m):
+            if distinct == 0 or keys[s] != keys[lo + distinct - 1]:
+                keys[lo + distinct] = keys[s]
+                distinct += 1
+        counts[b] = distinct
+
+
+@numba.njit(parallel=True, **JIT)
+def _bin_gather(keys, offsets, counts, new_offsets, n_units, steps_out, units_out):
+    for b in numba.prange(offsets.size - 1):
+        for k in range(counts[b]):
+            key = keys[offsets[b] + k]
+            steps_out[new_offsets[b] + k] = key // n_units
+            units_out[new_offsets[b] + k] = key % n_units
+
+
 def bin_spike_trains(trains: SpikeTrains, num_steps: int, max_time: float) -> EventBatch:
     """Bin spike times into ``num_steps`` steps over ``[0, max_time)`` seconds.
 
-    ``step = floor(t * num_steps / max_time)``; spikes at ``t >= max_time`` are dropped; repeated
+    ``step = floor(t * num_steps / max_time)`` (float64); spikes at ``t >= max_time`` are dropped; repeated
     (step, unit) pairs of a sample become one event.
     """
     num_steps = _check_num_steps(num_steps)
     max_time = _check_positive("max_time", max_time)
     n = trains.offsets.size - 1
-    sample = np.repeat(np.arange(n, dtype=np.int64), np.diff(trains.offsets))
-    keep = trains.times < max_time
-    step = np.minimum(np.floor(trains.times[keep] * num_steps / max_time).astype(np.int64), num_steps - 1)
-    key = (sample[keep] * num_steps + step) * trains.n_units + trains.units[keep]
-    key = np.unique(key)
-    unit = key % trains.n_units
-    step = (key // trains.n_units) % num_steps
-    sample = key // (trains.n_units * num_steps)
+    times = np.ascontiguousarray(trains.times, dtype=np.float64)
+    units = np.ascontiguousarray(trains.units, dtype=np.int64)
+    keys = np.empty(times.size, dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    _bin_kernel(times, units, trains.offsets, num_steps, max_time, trains.n_units, keys, counts)
     offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(sample, minlength=n), out=offsets[1:])
-    return EventBatch(step.astype(np.int32), unit.astype(np.int32), offsets, num_steps, trains.n_units)
+    np.cumsum(counts, out=offsets[1:])
+    steps = np.empty(int(offsets[-1]), dtype=np.int32)
+    event_units = np.empty(int(offsets[-1]), dtype=np.int32)
+    _bin_gather(keys, trains.offsets, counts, offsets, trains.n_units, steps, event_units)
+    return EventBatch(steps, event_units, offsets, num_steps, trains.n_units)
 
 
 def _load_shd(split, data_dir, num_steps, max_time) -> Dataset:
