@@ -49,13 +49,21 @@ checked against the official ``.gz`` SHA-256 before they are moved into place. E
 
 Encoders
 --------
-``{"kind": "latency", "tau": 20.0, "threshold": 0.2}`` (the default, PAPER.md's time-to-first-spike code,
-:func:`fxsnn.encode.latency_encode`); ``{"kind": "rate", "max_rate": 0.2}`` (each input spikes in each step
-independently with probability ``x * max_rate``; seeded by ``seed``); ``{"kind": "bins", "max_time": 1.0}``
-(SHD only: re-bin the recorded spikes). Encodings are cached in memory and as ``.npz`` under
-``<user cache>/fxsnn/encoded/``, keyed by a hash of (data set, split, data checksum, encoder, num_steps,
-seed);
-``FXSNN_NO_CACHE=1`` (or ``cache=False``) skips the disk cache.
+- ``{"kind": "latency", "tau": 20.0, "threshold": 0.2}``: the default for images; PAPER.md's
+  time-to-first-spike code, the same events as :func:`fxsnn.encode.latency_encode`.
+- ``{"kind": "rate", "max_rate": 0.2}``: each input spikes in each step independently with probability
+  ``x * max_rate`` (:func:`rate_encode`; reproducible from ``seed``, independent of thread count).
+- ``{"kind": "bins", "max_time": 1.0}``: the default for SHD; re-bins the recorded spikes.
+
+Specs are checked by :func:`normalize_encoder` (missing parameters take the defaults above). Encodings are
+cached in memory and as ``.npz`` files under ``<user cache>/fxsnn/encoded/``, keyed by a hash of (data set,
+split, data checksum, encoder, num_steps, and the seed for the rate encoder). ``FXSNN_NO_CACHE=1`` (or
+``cache=False``) skips the disk cache.
+
+Environment variables
+---------------------
+``FXSNN_DATA_DIR`` (where the data lives), ``FXSNN_OFFLINE=1`` (never download; ``download=True`` still
+does), ``FXSNN_NO_CACHE=1`` (no on-disk encoding cache), ``XDG_CACHE_HOME`` (moves the user cache).
 """
 
 from __future__ import annotations
