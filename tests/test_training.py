@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pytest
 
 from fxsnn.config import TrainConfig
 from fxsnn.encode import EventBatch
-from fxsnn.training import SURROGATE_SCALE, Trainer, TrainingData
+from fxsnn.training import SURROGATE_SCALE, Trainer, TrainingData, forward_network
 
 
 def _random_data(rng, n_in=6, n_classes=3, n_train=40, n_test=16, steps=14, p=0.15):
@@ -101,3 +102,143 @@ def test_gradient_matches_finite_differences(reset):
             assert grad[q] == pytest.approx(fd, rel=1e-4, abs=1e-8), (sample, q)
             checked += abs(fd) > 1e-6
     assert checked > 20  # the check saw real gradients, not just zeros
+
+
+def _tiny_trainer(seed=0, **changes):
+    rng = np.random.default_rng(100 + seed)
+    data = _random_data(rng, n_in=8, n_classes=3, n_train=48, n_test=16, steps=16, p=0.2)
+    settings = dict(dataset="digits", hidden=[6], ratio=0.5, s1=0.2, batch_size=8, epochs=2, seed=seed,
+                    weight_range=[0.5, 1.0], lr=0.05)
+    settings.update(changes)
+    return Trainer(TrainConfig(**settings), data)
+
+
+@pytest.mark.parametrize("decay_mode", ["multiply", "shift"])
+def test_training_forward_equals_emulator(decay_mode):
+    from fxsnn.emulator import simulate
+
+    rng = np.random.default_rng(7)
+    data = _random_data(rng, n_in=9, n_classes=4, n_train=12, n_test=4, steps=20, p=0.25)
+    cfg = TrainConfig(dataset="digits", hidden=[7, 5], ratio=0.6, s1=0.3, decay_mode=decay_mode,
+                      weight_bits=[5, 4, 6], state_bits=12, weight_range=[0.6, 1.5, 2.0], batch_size=5)
+    trainer = Trainer(cfg, data)
+    trainer.initialise()
+    trainer.weights *= 3.0  # busy enough to saturate the 12-bit state now and then
+    trainer.project()
+    net = trainer.network()
+    predictions, scores, counts = forward_network(net, data.train_events)
+    result = simulate(net, data.train_events)
+    np.testing.assert_array_equal(scores, result.scores)
+    np.testing.assert_array_equal(predictions, result.predictions)
+    for k in range(2):
+        np.testing.assert_array_equal(counts[k], result.spike_counts[k].sum(axis=0))
+    assert sum(c.sum() for c in counts) > 0
+    # the training kernel itself (the one with the backward pass) predicts the same
+    batch = np.arange(5, dtype=np.int64)
+    trainer.gradient(batch)
+    np.testing.assert_array_equal(trainer.kernels.predictions[:5], result.predictions[:5])
+    np.testing.assert_allclose(trainer.kernels.scores[:5] * trainer.scales[-1], result.scores[:5], rtol=1e-12)
+
+
+def _check_dale(trainer):
+    for k, w in enumerate(trainer.layer_weights()):
+        if k == 0:
+            assert (w >= 0).all()
+        else:
+            pre = trainer.types[k - 1]
+            assert (w[pre == 0] >= 0).all() and (w[pre == 1] <= 0).all()
+    trainer.network()  # magnitudes in range, signs by construction
+
+
+@pytest.mark.parametrize("float_mode", [False, True])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_dale_law_after_every_step_with_noise(float_mode, optimizer):
+    trainer = _tiny_trainer(seed=3, float_mode=float_mode, optimizer=optimizer, noise=0.05, noise_lsb=2.0,
+                            lr=0.5)
+    trainer.initialise()
+    n = trainer.data.train_events.n_samples
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        trainer.step(rng.choice(n, 8, replace=False).astype(np.int64))
+        _check_dale(trainer)
+    # the noise really pushed weights across zero, so the projection had work to do
+    assert (trainer.weights == 0).mean() > 0.05
+
+
+def test_same_seed_same_integer_weights_for_any_thread_count():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 2):
+            numba.set_num_threads(threads)
+            trainer = _tiny_trainer(seed=5, noise=0.01)
+            trainer.run()
+            net = trainer.network()
+            results.append(([layer.weights.copy() for layer in net.layers], trainer.weights.copy()))
+    finally:
+        numba.set_num_threads(before)
+    for weights, shadow in results[1:]:
+        for a, b in zip(weights, results[0][0], strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert np.array_equal(shadow, results[0][1])  # bit for bit, not just close
+    other = _tiny_trainer(seed=6, noise=0.01)
+    other.run()
+    assert not np.array_equal(other.weights, results[0][1])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_resume_equals_uninterrupted(tmp_path, optimizer):
+    whole = _tiny_trainer(seed=2, epochs=3, optimizer=optimizer, noise=0.01)
+    whole.out_dir = tmp_path / "whole"
+    whole.run()
+    part = _tiny_trainer(seed=2, epochs=1, optimizer=optimizer, noise=0.01)
+    part.out_dir = tmp_path / "part"
+    part.run()
+    resumed = _tiny_trainer(seed=2, epochs=3, optimizer=optimizer, noise=0.01)
+    resumed.out_dir = tmp_path / "part"
+    resumed.run(resume=True)
+    assert np.array_equal(resumed.weights, whole.weights)
+    strip = [{k: v for k, v in h.items() if "seconds" not in k} for h in whole.history]
+    assert [{k: v for k, v in h.items() if "seconds" not in k} for h in resumed.history] == strip
+    lines = (tmp_path / "part" / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 4  # epoch 0 (initial network) + 3 epochs
+    from fxsnn.model import load_model
+
+    best = load_model(tmp_path / "part" / "model.fxsnn")
+    assert best.provenance["training"]["best_test_accuracy"] == max(h["test_accuracy"] for h in whole.history)
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    from fxsnn.training import TrainingError
+
+    first = _tiny_trainer(seed=2, epochs=1)
+    first.out_dir = tmp_path
+    first.run()
+    changed = _tiny_trainer(seed=2, epochs=2, lr=0.1)
+    changed.out_dir = tmp_path
+    with pytest.raises(TrainingError, match="lr"):
+        changed.run(resume=True)
+
+
+def test_training_learns_a_separable_task():
+    """Class c drives inputs 3c..3c+2 harder: the integer network must learn it well above chance."""
+    rng = np.random.default_rng(11)
+
+    def split(n):
+        labels = rng.integers(0, 3, n).astype(np.int64)
+        p = np.full((n, 16, 9), 0.05)
+        for b, c in enumerate(labels):
+            p[b, :, 3 * c:3 * c + 3] = 0.4
+        return EventBatch.from_dense((rng.random(p.shape) < p).astype(np.uint8)), labels
+
+    train, test = split(96), split(48)
+    data = TrainingData("digits", {"kind": "latency", "tau": 20.0, "threshold": 0.2}, *train, *test, 3)
+    cfg = TrainConfig(dataset="digits", hidden=[12], ratio=0.75, s1=0.1, batch_size=16, epochs=8, seed=0,
+                      optimizer="adam", lr=0.02, weight_range=[0.5, 1.0])
+    trainer = Trainer(cfg, data)
+    trainer.run()
+    losses = [h["loss"] for h in trainer.history[1:]]
+    assert losses[-1] < 0.7 * losses[0]
+    assert trainer.best_accuracy >= 0.8

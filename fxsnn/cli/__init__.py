@@ -22,7 +22,8 @@ from ..errors import FxsnnError
 from ..network import ParameterError
 
 #: Subcommand modules, in the order ``fxsnn --help`` lists them.
-COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate", "fxsnn.cli.hdl", "fxsnn.cli.init", "fxsnn.cli.train"]
+COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate", "fxsnn.cli.hdl", "fxsnn.cli.init", "fxsnn.cli.train",
+            "fxsnn.cli.eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:
