@@ -120,11 +120,13 @@ def lif_layer_update(current, membrane, acc, spikes, start, count, consts, layer
 
     The layer's neurons are entries ``start .. start + count - 1`` of the flat arrays (flat, not sliced, so
     the hot loop creates no array views). ``current``, ``membrane`` hold ``I[t]``, ``V[t]`` on entry and
-    ``I[t+1]``, ``V[t+1]`` on return; ``acc`` is the step's exact input sum (section 4.1); ``spikes``
-    receives ``s[t]``. ``consts[layer]`` is the layer's :func:`layer_constants` row, read once into locals
-    so the loop vectorises. Returns ``(number of spikes, 1 if any state is nonzero else 0)``; a layer whose
-    state is all zero and which gets no input stays all zero and silent (``0 > theta`` never holds and
-    decay(0) = 0), so callers may skip it.
+    ``I[t+1]``, ``V[t+1]`` on return; ``acc`` is the step's exact input sum (section 4.1), consumed: each
+    entry is set back to 0, ready for the next step's sum; ``spikes`` receives ``s[t]``. ``consts[layer]``
+    is the layer's :func:`layer_constants` row, read once into locals so the loop vectorises.
+
+    Returns ``(number of spikes, 1 if any state is nonzero else 0)``. A layer whose state is all zero and
+    which gets no input stays all zero and silent (``0 > theta`` never holds and decay(0) = 0), so callers
+    may skip it.
     """
     lo, hi, mode, frac = consts[layer, 0], consts[layer, 1], consts[layer, 2], consts[layer, 3]
     syn, mem, threshold, reset = consts[layer, 4], consts[layer, 5], consts[layer, 6], consts[layer, 7]
@@ -139,6 +141,7 @@ def lif_layer_update(current, membrane, acc, spikes, start, count, consts, layer
         spikes[j] = s
         current[j] = i_new
         membrane[j] = v_new
+        acc[j] = 0
         n_spikes += s
         nonzero |= i_new | v_new
     return n_spikes, _I64(1 if nonzero != 0 else 0)
@@ -147,8 +150,8 @@ def lif_layer_update(current, membrane, acc, spikes, start, count, consts, layer
 @numba.njit(_I64(_C1_I64, _C1_I64, _C1_I64, _C1_I64, _I64, _I64, _C2_I64, _I64), inline="always", **JIT)
 def readout_layer_update(f, u, acc, scores, start, count, consts, layer):
     """Sections 4.3 and 4.5 for the readout layer, in place: one :func:`readout_neuron` per neuron
-    (entries ``start .. start + count - 1`` of the flat ``f``, ``u``, ``acc``), then
-    ``scores[k] = max(scores[k], U_k[t+1])``. Returns 1 if any state is nonzero, else 0."""
+    (entries ``start .. start + count - 1`` of the flat ``f``, ``u``, ``acc``; ``acc`` is consumed and set
+    back to 0), then ``scores[k] = max(scores[k], U_k[t+1])``. Returns 1 if any state is nonzero, else 0."""
     lo, hi, mode, frac = consts[layer, 0], consts[layer, 1], consts[layer, 2], consts[layer, 3]
     syn, mem = consts[layer, 4], consts[layer, 5]
     nonzero = _I64(0)
@@ -157,8 +160,8 @@ def readout_layer_update(f, u, acc, scores, start, count, consts, layer):
         f_new, u_new = readout_neuron(f[j], u[j], acc[j], lo, hi, mode, frac, syn, mem)
         f[j] = f_new
         u[j] = u_new
-        if u_new > scores[k]:
-            scores[k] = u_new
+        acc[j] = 0
+        scores[k] = max(scores[k], u_new)
         nonzero |= f_new | u_new
     return _I64(1 if nonzero != 0 else 0)
 

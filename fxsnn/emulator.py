@@ -140,7 +140,6 @@ def _network_step(
                     spikes[j] = 0
                 n_listed[layer] = 0
             continue
-        acc[lo : lo + n_out] = 0
         if layer == 0:
             _add_rows(in_indices, first, last, weights, w_off[0], n_out, acc, lo)
         elif n_src != 0:
@@ -193,7 +192,7 @@ def _forward_kernel(
     for chunk in numba.prange(n_chunks):
         current = np.empty(n_total, dtype=np.int64)
         membrane = np.empty(n_total, dtype=np.int64)
-        acc = np.empty(n_total, dtype=np.int64)
+        acc = np.zeros(n_total, dtype=np.int64)  # zero between steps: the layer updates consume it
         spikes = np.empty(n_total, dtype=np.uint8)
         spike_list = np.empty(n_total, dtype=np.int32)
         n_listed = np.empty(n_layers, dtype=np.int64)
@@ -266,7 +265,7 @@ def _trace_kernel(
     for chunk in numba.prange(n_chunks):
         current = np.empty(n_total, dtype=np.int64)
         membrane = np.empty(n_total, dtype=np.int64)
-        acc = np.empty(n_total, dtype=np.int64)
+        acc = np.zeros(n_total, dtype=np.int64)  # zero between steps: the layer updates consume it
         spikes = np.empty(n_total, dtype=np.uint8)
         spike_list = np.empty(n_total, dtype=np.int32)
         n_listed = np.empty(n_layers, dtype=np.int64)
