@@ -131,7 +131,9 @@ def latency_encode(images: np.ndarray, num_steps: int = 100, tau: float = 20.0, 
     n, p = times.shape
     sample, pixel = np.nonzero(times >= 0)
     step = times[sample, pixel]
-    order = np.lexsort((pixel, step, sample))
+    # np.nonzero gives (sample, pixel) order; one stable sort on (sample, step) then keeps pixels ascending
+    # within a step, the EventBatch order, at a fraction of a three-key lexsort's cost.
+    order = np.argsort(sample.astype(np.int64) * num_steps + step, kind="stable")
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(sample, minlength=n), out=offsets[1:])
     return EventBatch(step[order], pixel[order], offsets, num_steps, p)
