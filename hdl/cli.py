@@ -23,6 +23,9 @@ def register(subparsers) -> None:
     parser.add_argument("--writable-weights", action="store_true",
                         help="add the weights stream that overwrites magnitudes between samples")
     parser.add_argument("--no-trace", action="store_true", help="leave out the per-neuron trace stream")
+    parser.add_argument("--weight-storage", choices=("memory", "ice40_spram"), default="memory",
+                        help="first-layer weights in initialised block RAM (default) or in iCE40UP5K SPRAM "
+                        "(empty at power-up: needs --writable-weights and a host that loads the weights)")
     parser.set_defaults(run=run, render=render)
 
 
@@ -32,7 +35,7 @@ def run(args) -> dict:
     from .generate import generate
 
     result = generate(args.model, args.out, lanes=args.lanes, writable_weights=args.writable_weights,
-                      trace=not args.no_trace)
+                      trace=not args.no_trace, weight_storage=args.weight_storage)
     out = Path(args.out)
     return {
         "out": str(out),
@@ -40,6 +43,7 @@ def run(args) -> dict:
         "lanes": result["lanes"],
         "trace": result["trace"],
         "writable_weights": result["writable_weights"],
+        "weight_storage": result["weight_storage"],
         "sizes": result["network"]["sizes"],
         "memory_bits": result["memory_bits"],
         "fixed_cycles_per_sample": result["cycle_model"]["fixed_cycles_per_sample"],

@@ -16,6 +16,8 @@ the exact count is :func:`fxsnn.hdl.cycle_model`.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -26,8 +28,12 @@ from ..errors import UsageError
 from ..network import Network
 from .cycles import groups
 from .datapath import NeuronDatapath
+from .spram import SpramWeights, spram_geometry
 
-__all__ = ["SpikingCore", "MAX_LANES", "port_layouts"]
+__all__ = ["SpikingCore", "MAX_LANES", "WEIGHT_STORAGES", "port_layouts"]
+
+#: Where the first layer's weights can live (see SpikingCore).
+WEIGHT_STORAGES = ("memory", "ice40_spram", "ice40_spram_model")
 
 #: A generous bound on the lanes parameter (every lane is a full neuron datapath).
 MAX_LANES = 1024
@@ -105,6 +111,11 @@ class SpikingCore(wiring.Component):
     writable_weights : bool
         Add the ``weights`` stream: between samples, a beat ``(layer, row, column, magnitude)`` overwrites one
         stored magnitude (``layer`` = len(hidden) addresses the readout).
+    weight_storage : {"memory", "ice40_spram", "ice40_spram_model"}
+        Where the first layer's weights live. ``memory``: an Amaranth memory initialised from the network
+        (block RAM). ``ice40_spram``: iCE40UP5K ``SB_SPRAM256KA`` primitives (:mod:`fxsnn.hdl.spram`); they
+        start empty, so this needs ``writable_weights`` and the host loads the weights.
+        ``ice40_spram_model``: the same logic with a behavioural SPRAM model, for simulation.
     trace : bool
         Add the ``trace`` stream: one beat per neuron per step, docs/fixed-point.md section 4.6 order.
 
@@ -124,9 +135,18 @@ class SpikingCore(wiring.Component):
     """
 
     def __init__(self, network: Network, *, lanes: int = 1, writable_weights: bool = False,
-                 trace: bool = True):
+                 trace: bool = True, weight_storage: str = "memory"):
         try:
             self._validate(network, lanes, writable_weights, trace)
+            if weight_storage not in WEIGHT_STORAGES:
+                raise UsageError(f"weight_storage must be one of {WEIGHT_STORAGES}, not {weight_storage!r}")
+            if weight_storage != "memory":
+                if not writable_weights:
+                    raise UsageError(f"weight_storage={weight_storage!r} starts with empty weights (SPRAM "
+                                     "has no bitstream initialisation): it needs writable_weights=True")
+                first = network.layers[0]
+                spram_geometry(first.n_in * groups(first.n_out, lanes), lanes * first.params.weight_bits,
+                               first.params.weight_bits)
         except UsageError:
             self._MustUse__silence = True  # rejected, never elaborated: no "created but never used" warning
             raise
@@ -134,6 +154,7 @@ class SpikingCore(wiring.Component):
         self.lanes = int(lanes)
         self.writable_weights = writable_weights
         self.has_trace = trace
+        self.weight_storage = weight_storage
         self.layouts = port_layouts(network)
         members = {
             "events": In(stream.Signature(self.layouts["events"])),
@@ -178,9 +199,14 @@ class SpikingCore(wiring.Component):
                 ("current", _state_depth(g), self.lanes * p.state_bits),
                 ("membrane", _state_depth(g), self.lanes * p.state_bits),
             ):
-                plan.append({"name": f"layer{index}_{kind}", "layer": index, "kind": kind, "depth": depth,
-                             "width": width, "bits": depth * width,
-                             "writable": kind != "weights" or self.writable_weights})
+                entry = {"name": f"layer{index}_{kind}", "layer": index, "kind": kind, "depth": depth,
+                         "width": width, "bits": depth * width,
+                         "writable": kind != "weights" or self.writable_weights, "storage": "memory"}
+                if index == 0 and kind == "weights" and self.weight_storage != "memory":
+                    geometry = spram_geometry(depth, width, p.weight_bits)
+                    entry["storage"] = f"SB_SPRAM256KA x {geometry['blocks']} (no initial contents)"
+                    entry.update(geometry)
+                plan.append(entry)
         return plan
 
     def elaborate(self, platform):
@@ -228,12 +254,20 @@ class SpikingCore(wiring.Component):
             g = group_counts[index]
             acc_bits = net.accumulator_bits(index)
             acc_widths.append(acc_bits)
-            weights = memory.Memory(shape=unsigned(lanes * p.weight_bits), depth=layer.n_in * g,
-                                    init=weight_words(layer.weights, lanes, p.weight_bits))
-            m.submodules[f"layer{index}_weights"] = weights
-            weight_write.append(
-                weights.write_port(granularity=p.weight_bits) if self.writable_weights else None)
-            weight_read.append(weights.read_port())
+            if index == 0 and self.weight_storage != "memory":
+                store = SpramWeights(layer.n_in * g, lanes, p.weight_bits,
+                                     primitive=self.weight_storage == "ice40_spram")
+                m.submodules[f"layer{index}_weights"] = store
+                weight_read.append(SimpleNamespace(addr=store.read_addr, data=store.read_data))
+                weight_write.append(SimpleNamespace(addr=store.write_addr, data=store.write_data,
+                                                    en=store.write_en))
+            else:
+                weights = memory.Memory(shape=unsigned(lanes * p.weight_bits), depth=layer.n_in * g,
+                                        init=weight_words(layer.weights, lanes, p.weight_bits))
+                m.submodules[f"layer{index}_weights"] = weights
+                weight_write.append(
+                    weights.write_port(granularity=p.weight_bits) if self.writable_weights else None)
+                weight_read.append(weights.read_port())
             acc = memory.Memory(shape=unsigned(lanes * acc_bits), depth=_state_depth(g), init=[])
             m.submodules[f"layer{index}_accumulator"] = acc
             acc_write.append(acc.write_port())

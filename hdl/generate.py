@@ -125,6 +125,7 @@ def manifest(core: SpikingCore) -> dict:
         "lanes": core.lanes,
         "trace": core.has_trace,
         "writable_weights": core.writable_weights,
+        "weight_storage": core.weight_storage,
         "network": {"sizes": list(net.sizes), "num_steps": net.num_steps, "layers": layers},
         "ports": ports,
         "memories": core.memory_plan(),
@@ -172,16 +173,19 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def generate(model_or_network, out_dir, lanes: int = 1, writable_weights: bool = False,
-             trace: bool = True) -> dict:
+             trace: bool = True, weight_storage: str = "memory") -> dict:
     """Generate the core for a model (or Network, or model file path) into ``out_dir``.
 
     Writes ``fxsnn_core.v``, ``fxsnn_core.vlt`` and ``manifest.json`` (each atomically) and returns the
-    manifest dict.
+    manifest dict. ``weight_storage="ice40_spram"`` puts the first layer's weights in iCE40UP5K SPRAM
+    primitives (empty at power-up: load them over the weights stream; Verilator needs a model of
+    ``SB_SPRAM256KA`` to lint that variant, e.g. yosys' ``ice40/cells_sim.v``).
     """
     from .cycles import cycle_model
 
     network, model = _resolve(model_or_network)
-    core = SpikingCore(network, lanes=lanes, writable_weights=writable_weights, trace=trace)
+    core = SpikingCore(network, lanes=lanes, writable_weights=writable_weights, trace=trace,
+                       weight_storage=weight_storage)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {str(out)!r} exists and is not a directory")
