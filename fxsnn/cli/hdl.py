@@ -12,3 +12,6 @@ def register(subparsers) -> None:
     from ..hdl.cli import register as register_generate
 
     register_generate(group)
+    from ..sim.cli import register as register_verify
+
+    register_verify(group)
