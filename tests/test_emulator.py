@@ -94,7 +94,8 @@ def assert_emulator_matches_reference(net: Network, events: EventBatch) -> None:
 
 
 @st.composite
-def layer_params(draw, *, hidden: bool) -> LayerParams:
+def layer_params(draw, *, hidden: bool, active: bool = False) -> LayerParams:
+    """Any legal parameters; ``active``: thresholds within a few weight terms, so spikes reach deep layers."""
     state_bits = draw(st.sampled_from([8, 9, 12, 16, 24, 31, 32]) | st.integers(8, 32))
     weight_bits = draw(st.integers(2, min(16, state_bits - 1)))
     weight_shift = draw(st.integers(0, min(15, state_bits - 1 - weight_bits)))
@@ -107,11 +108,14 @@ def layer_params(draw, *, hidden: bool) -> LayerParams:
         decay_value = st.sampled_from([0, 1, 2, state_bits - 1]) | st.integers(0, state_bits - 1)
     state_max = (1 << (state_bits - 1)) - 1
     weight_term = ((1 << weight_bits) - 1) << weight_shift
-    threshold = draw(
-        st.sampled_from([0, 1, state_max, max(0, state_max - 1)])
-        | st.integers(0, min(state_max, 4 * weight_term))
-        | st.integers(0, state_max)
-    )
+    if active:
+        threshold = draw(st.sampled_from([0, 1]) | st.integers(0, min(state_max, 2 * weight_term)))
+    else:
+        threshold = draw(
+            st.sampled_from([0, 1, state_max, max(0, state_max - 1)])
+            | st.integers(0, min(state_max, 4 * weight_term))
+            | st.integers(0, state_max)
+        )
     return LayerParams(
         weight_bits=weight_bits,
         weight_shift=weight_shift,
@@ -126,8 +130,10 @@ def layer_params(draw, *, hidden: bool) -> LayerParams:
 
 
 @st.composite
-def weight_matrix(draw, n_in: int, n_out: int, params: LayerParams) -> np.ndarray:
-    kind = draw(st.sampled_from(["random", "max", "zero", "sparse"]))
+def weight_matrix(draw, n_in: int, n_out: int, params: LayerParams, active: bool = False) -> np.ndarray:
+    kind = draw(
+        st.sampled_from(["random", "max", "sparse"] if active else ["random", "max", "zero", "sparse"])
+    )
     wmax = params.weight_max
     if kind == "max":
         return np.full((n_in, n_out), wmax, dtype=np.int64)
@@ -142,8 +148,9 @@ def weight_matrix(draw, n_in: int, n_out: int, params: LayerParams) -> np.ndarra
 
 
 @st.composite
-def networks(draw) -> Network:
-    n_hidden = draw(st.integers(1, 3))
+def networks(draw, active: bool = False) -> Network:
+    """Tiny networks, 1-3 hidden layers; ``active``: 2-3 hidden layers made to carry spikes to the readout."""
+    n_hidden = draw(st.integers(2, 3) if active else st.integers(1, 3))
     sizes = (
         [draw(st.integers(1, 6))]
         + [draw(st.integers(1, 5)) for _ in range(n_hidden)]
@@ -152,21 +159,24 @@ def networks(draw) -> Network:
     layers = []
     for k in range(n_hidden + 1):
         hidden = k < n_hidden
-        params = draw(layer_params(hidden=hidden))
-        weights = draw(weight_matrix(sizes[k], sizes[k + 1], params))
+        params = draw(layer_params(hidden=hidden, active=active))
+        weights = draw(weight_matrix(sizes[k], sizes[k + 1], params, active))
         if hidden:
             ratio = draw(st.sampled_from([0.0, 0.5, 0.8, 1.0]) | st.floats(0.0, 1.0))
             types = neuron_types(sizes[k + 1], ratio)
         else:
             types = np.zeros(sizes[k + 1], dtype=np.int8)
         layers.append(Layer(params, weights, types))
-    return Network(tuple(layers), num_steps=draw(st.integers(1, 12)))
+    return Network(tuple(layers), num_steps=draw(st.integers(8, 20) if active else st.integers(1, 12)))
 
 
 @st.composite
-def event_batches(draw, net: Network) -> EventBatch:
+def event_batches(draw, net: Network, active: bool = False) -> EventBatch:
     n_samples = draw(st.integers(1, 3))
-    density = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]) | st.floats(0.0, 1.0))
+    if active:
+        density = draw(st.floats(0.2, 1.0))
+    else:
+        density = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]) | st.floats(0.0, 1.0))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     dense = (rng.random((n_samples, net.num_steps, net.n_inputs)) < density).astype(np.uint8)
@@ -174,12 +184,23 @@ def event_batches(draw, net: Network) -> EventBatch:
 
 
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 @given(data=st.data())
 def test_emulator_equals_reference_on_random_networks(data):
     net = data.draw(networks())
     events = data.draw(event_batches(net))
+    assert_emulator_matches_reference(net, events)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(data=st.data())
+def test_emulator_equals_reference_on_deep_active_networks(data):
+    """Spikes cross 2-3 hidden layers, states decay between inputs: skipping quiet layers must be exact."""
+    net = data.draw(networks(active=True))
+    events = data.draw(event_batches(net, active=True))
     assert_emulator_matches_reference(net, events)
 
 
