@@ -1,7 +1,7 @@
 """Issue 4 acceptance: the generated core against the emulator on Fashion-MNIST, in Amaranth's simulator.
 
-For a model file (default: the trained paper model if present) or a random network with the paper's
-initialisation (``--hidden 100`` is the paper's 784-100-10; ``--hidden 100,50`` a 2-hidden-layer network),
+For a model file (``--model``) or, by default, a random network with the paper's initialisation
+(``--hidden 100`` is the paper's 784-100-10; ``--hidden 100,50`` a 2-hidden-layer network),
 this script
 
 1. encodes ``--samples`` Fashion-MNIST test images with the model's encoder,
@@ -71,8 +71,7 @@ def random_paper_network(hidden: tuple, events, seed: int, target_hz: float = 20
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model",
-                        help=f"model file (default: {TRAINED} if it exists, else a random network)")
+    parser.add_argument("--model", help=f"model file, e.g. {TRAINED} (default: random network, seed --seed)")
     parser.add_argument("--hidden", default="100",
                         help="hidden sizes of the random network, e.g. 100 or 100,50")
     parser.add_argument("--lanes", type=int, default=10)
@@ -86,8 +85,6 @@ def main(argv=None) -> int:
 
     dataset = load_dataset("fmnist", "test")
     model_path = Path(args.model) if args.model else None
-    if model_path is None and TRAINED.exists() and args.hidden == "100":
-        model_path = TRAINED
     if model_path is not None:
         from fxsnn.model import load_model
 

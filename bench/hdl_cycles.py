@@ -1,6 +1,6 @@
 """Cycles per sample of the deployed core (no trace stream), measured in Amaranth simulation.
 
-For the paper's 784-100-10 network (the trained model if present, else the random paper initialisation of
+For the paper's 784-100-10 network (``--model`` file, else the random paper initialisation of
 ``bench/hdl_acceptance.py``) and each ``--lanes`` P, simulates ``--samples`` Fashion-MNIST test samples
 without back-pressure, checks scores and predictions against the emulator, and compares every measured
 cycle count with :func:`fxsnn.hdl.cycle_model`; then reports the cycle model's mean over ``--model-samples``
@@ -27,7 +27,7 @@ from fxsnn.data import encode_dataset, load_dataset
 from fxsnn.emulator import simulate
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hdl_acceptance import LATENCY, TRAINED, random_paper_network  # noqa: E402
+from hdl_acceptance import LATENCY, random_paper_network  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
     dataset = load_dataset("fmnist", "test")
-    model_path = Path(args.model) if args.model else (TRAINED if TRAINED.exists() else None)
+    model_path = Path(args.model) if args.model else None
     if model_path is not None:
         from fxsnn.model import load_model
 

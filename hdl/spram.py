@@ -56,6 +56,8 @@ class Spram256kModel(wiring.Component):
                           "CHIPSELECT": In(1), "DATAOUT": Out(16)})
 
     def elaborate(self, platform):
+        # Cycle c: ADDRESS/WREN/MASKWREN sampled; a write updates the selected nibbles, a read (CHIPSELECT
+        # without WREN) puts the word on DATAOUT in cycle c+1, which then holds until the next read.
         m = Module()
         m.submodules.storage = storage = memory.Memory(shape=unsigned(16), depth=SPRAM_WORDS, init=[])
         write = storage.write_port(granularity=4)
