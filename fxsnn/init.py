@@ -47,9 +47,16 @@ class LayerSpec:
     frac_bits: int = 12
 
     def build(self, alpha: float, beta: float):
-        return make_layer_params(weight_range=self.weight_range, weight_bits=self.weight_bits,
-                                 weight_shift=self.weight_shift, state_bits=self.state_bits,
-                                 decay_mode=self.decay_mode, frac_bits=self.frac_bits, alpha=alpha, beta=beta)
+        return make_layer_params(
+            weight_range=self.weight_range,
+            weight_bits=self.weight_bits,
+            weight_shift=self.weight_shift,
+            state_bits=self.state_bits,
+            decay_mode=self.decay_mode,
+            frac_bits=self.frac_bits,
+            alpha=alpha,
+            beta=beta,
+        )
 
 
 @dataclass(eq=False)
@@ -74,9 +81,18 @@ def _signed_by_type(magnitudes: np.ndarray, presynaptic_types: np.ndarray) -> np
     return sign[:, None] * np.abs(magnitudes)
 
 
-def paper_init(n_inputs: int, hidden: tuple, n_outputs: int, *, ratio: float, s1: float,
-               rng: np.random.Generator, alpha: float | None = None, beta: float = PAPER_BETA,
-               unit_first_layer: np.ndarray | None = None) -> FloatNetwork:
+def paper_init(
+    n_inputs: int,
+    hidden: tuple,
+    n_outputs: int,
+    *,
+    ratio: float,
+    s1: float,
+    rng: np.random.Generator,
+    alpha: float | None = None,
+    beta: float = PAPER_BETA,
+    unit_first_layer: np.ndarray | None = None,
+) -> FloatNetwork:
     """The paper's initialisation, generalised to several hidden layers (see the module docstring).
 
     Parameters
@@ -110,7 +126,7 @@ def quantize_network(net: FloatNetwork, specs: list, num_steps: int) -> tuple[Ne
     if len(specs) != len(net.weights):
         raise FxsnnError(f"need one layer spec per layer ({len(net.weights)}), got {len(specs)}")
     layers, scales = [], []
-    for k, (weights, spec) in enumerate(zip(net.weights, specs)):
+    for k, (weights, spec) in enumerate(zip(net.weights, specs, strict=True)):
         params, sigma = spec.build(net.alpha, net.beta)
         lsb = weight_lsb(spec.weight_range, spec.weight_bits)
         pre = net.presynaptic_types(k)
@@ -124,9 +140,21 @@ def quantize_network(net: FloatNetwork, specs: list, num_steps: int) -> tuple[Ne
     return Network(tuple(layers), num_steps), tuple(scales)
 
 
-def calibrate_s1(target_rate_hz: float, events, *, hidden: tuple, n_outputs: int, ratio: float,
-                 specs: list, rng: np.random.Generator, beta: float = PAPER_BETA, tolerance: float = 0.1,
-                 lo: float = 1e-6, hi: float = 1.0, max_iterations: int = 40) -> tuple[float, float, FloatNetwork]:
+def calibrate_s1(
+    target_rate_hz: float,
+    events,
+    *,
+    hidden: tuple,
+    n_outputs: int,
+    ratio: float,
+    specs: list,
+    rng: np.random.Generator,
+    beta: float = PAPER_BETA,
+    tolerance: float = 0.1,
+    lo: float = 1e-6,
+    hi: float = 1.0,
+    max_iterations: int = 40,
+) -> tuple[float, float, FloatNetwork]:
     """Find ``s1`` giving ``target_rate_hz`` mean first-hidden-layer rate on ``events`` (integer network).
 
     The draws are made once (same ``rng`` order as :func:`paper_init`), so the result is the network that

@@ -53,8 +53,9 @@ def weight_lsb(weight_range: float, weight_bits: int) -> float:
     return float(weight_range) / ((1 << weight_bits) - 1)
 
 
-def auto_weight_shift(weight_range: float, weight_bits: int, state_bits: int,
-                      headroom: float = DEFAULT_HEADROOM) -> int:
+def auto_weight_shift(
+    weight_range: float, weight_bits: int, state_bits: int, headroom: float = DEFAULT_HEADROOM
+) -> int:
     """Largest weight shift S (0..15) whose scale keeps ``headroom`` float units inside the state range.
 
     ``sigma = 2**S * (2**Bw - 1) / weight_range`` must satisfy ``sigma * headroom <= 2**(B-1) - 1`` and the
@@ -84,10 +85,12 @@ def shift_constant(factor: float, state_bits: int) -> int:
     """
     if not 0.0 <= factor <= 1.0:
         raise ParameterError(f"a decay factor must be in [0, 1], not {factor!r}")
-    return min(range(state_bits), key=lambda k: (abs((1.0 - 2.0 ** -k) - factor), k))
+    return min(range(state_bits), key=lambda k: (abs((1.0 - 2.0**-k) - factor), k))
 
 
-def decay_constants(alpha: float, beta: float, decay_mode: str, frac_bits: int, state_bits: int) -> tuple[int, int]:
+def decay_constants(
+    alpha: float, beta: float, decay_mode: str, frac_bits: int, state_bits: int
+) -> tuple[int, int]:
     """Integer ``(syn_decay, mem_decay)`` constants for float factors ``alpha`` and ``beta``."""
     if decay_mode == "multiply":
         return decay_constant(alpha, frac_bits), decay_constant(beta, frac_bits)
@@ -101,13 +104,22 @@ def float_decays(params: LayerParams) -> tuple[float, float]:
     if params.decay_mode == "multiply":
         scale = float(1 << params.frac_bits)
         return params.syn_decay / scale, params.mem_decay / scale
-    return 1.0 - 2.0 ** -params.syn_decay, 1.0 - 2.0 ** -params.mem_decay
+    return 1.0 - 2.0**-params.syn_decay, 1.0 - 2.0**-params.mem_decay
 
 
-def make_layer_params(*, weight_range: float, weight_bits: int = 8, weight_shift: int | None = None,
-                      state_bits: int = 24, decay_mode: str = "multiply", frac_bits: int = 12,
-                      alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, reset: str = "zero",
-                      headroom: float = DEFAULT_HEADROOM) -> tuple[LayerParams, float]:
+def make_layer_params(
+    *,
+    weight_range: float,
+    weight_bits: int = 8,
+    weight_shift: int | None = None,
+    state_bits: int = 24,
+    decay_mode: str = "multiply",
+    frac_bits: int = 12,
+    alpha: float = PAPER_ALPHA,
+    beta: float = PAPER_BETA,
+    reset: str = "zero",
+    headroom: float = DEFAULT_HEADROOM,
+) -> tuple[LayerParams, float]:
     """Integer parameters of a layer and its scale sigma, from its float description.
 
     Parameters
@@ -129,14 +141,23 @@ def make_layer_params(*, weight_range: float, weight_bits: int = 8, weight_shift
     state_max = (1 << (state_bits - 1)) - 1
     if threshold > state_max:
         raise ParameterError(
-            f"weight_range={weight_range!r} with weight_bits={weight_bits!r} and weight_shift={weight_shift!r} gives "
+            f"weight_range={weight_range!r} with weight_bits={weight_bits!r} and "
+            f"weight_shift={weight_shift!r} gives "
             f"a threshold of {threshold}, beyond the state maximum {state_max} (state_bits={state_bits!r}); "
             "use a larger weight range, a smaller shift or wider state"
         )
     syn, mem = decay_constants(alpha, beta, decay_mode, frac_bits, state_bits)
-    params = LayerParams(weight_bits=weight_bits, weight_shift=weight_shift, state_bits=state_bits,
-                         decay_mode=decay_mode, frac_bits=frac_bits, syn_decay=syn, mem_decay=mem,
-                         threshold=threshold, reset=reset)
+    params = LayerParams(
+        weight_bits=weight_bits,
+        weight_shift=weight_shift,
+        state_bits=state_bits,
+        decay_mode=decay_mode,
+        frac_bits=frac_bits,
+        syn_decay=syn,
+        mem_decay=mem,
+        threshold=threshold,
+        reset=reset,
+    )
     return params, sigma
 
 
@@ -146,7 +167,9 @@ def quantize_magnitudes(weights: np.ndarray, lsb: float, weight_bits: int) -> np
     return np.clip(magnitude, 0, (1 << weight_bits) - 1).astype(np.int32)
 
 
-def signed_float_weights(magnitudes: np.ndarray, presynaptic_types: np.ndarray | None, lsb: float) -> np.ndarray:
+def signed_float_weights(
+    magnitudes: np.ndarray, presynaptic_types: np.ndarray | None, lsb: float
+) -> np.ndarray:
     """Float weights ``sign * m * lsb`` of integer magnitudes (``presynaptic_types`` None: network inputs)."""
     magnitudes = np.asarray(magnitudes, dtype=np.float64)
     if presynaptic_types is None:

@@ -43,8 +43,17 @@ from .errors import FxsnnError
 from .network import INHIBITORY, Layer, Network, neuron_types
 from .quantize import float_decays, quantize_magnitudes, weight_lsb
 
-__all__ = ["NUM_CHUNKS", "SURROGATE_SCALE", "Kernels", "Trainer", "TrainingData", "TrainingError",
-           "load_training_data", "network_rates_hz", "forward_network"]
+__all__ = [
+    "NUM_CHUNKS",
+    "SURROGATE_SCALE",
+    "Kernels",
+    "Trainer",
+    "TrainingData",
+    "TrainingError",
+    "load_training_data",
+    "network_rates_hz",
+    "forward_network",
+]
 
 #: Fixed number of gradient chunks per batch (results do not depend on the number of threads).
 NUM_CHUNKS = 16
@@ -79,16 +88,44 @@ def _dot(w, row, g, base, n):
 
 
 @numba.njit(**_JIT)
-def _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_off, w_int, w_flt, consts,
-                    a_f, b_f, inv_sigma, float_mode, num_steps,
-                    cur, mem, cur_f, mem_f, acc, acc_f, spk, nspk, v_rec, s_rec, best_u, best_uf, best_t,
-                    counts):
+def _forward_sample(
+    sample,
+    ev_steps,
+    ev_idx,
+    ev_off,
+    n_layers,
+    sizes,
+    w_off,
+    h_off,
+    w_int,
+    w_flt,
+    consts,
+    a_f,
+    b_f,
+    inv_sigma,
+    float_mode,
+    num_steps,
+    cur,
+    mem,
+    cur_f,
+    mem_f,
+    acc,
+    acc_f,
+    spk,
+    nspk,
+    v_rec,
+    s_rec,
+    best_u,
+    best_uf,
+    best_t,
+    counts,
+):
     """Run one sample forward; record v[t] (float units) and s[t] of every hidden neuron, and the readout's
     argmax steps (first step of the maximum; U[0] = 0 counts as step 0).
 
     Integer mode: sections 4.1-4.5 through ``_arith.lif_layer_update`` / ``_arith.readout_neuron``. Float
     mode: the paper's float64 equations (threshold 1). All per-neuron arrays are flat over the layers
-    (layer ``l`` owns entries ``h_off[l] .. h_off[l + 1] - 1``).
+    (layer ``ly`` owns entries ``h_off[ly] .. h_off[ly + 1] - 1``).
     """
     n_hidden_layers = n_layers - 1
     n_neurons = h_off[n_layers]
@@ -109,9 +146,9 @@ def _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_
         while e < e_end and ev_steps[e] == t:
             e += 1
         s_row = s_rec[t]
-        for l in range(n_layers):
-            n_out = sizes[l + 1]
-            base = h_off[l]
+        for ly in range(n_layers):
+            n_out = sizes[ly + 1]
+            base = h_off[ly]
             # section 4.1: this step's exact input sum
             if float_mode:
                 for j in range(n_out):
@@ -119,7 +156,7 @@ def _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_
             else:
                 for j in range(n_out):
                     acc[_U(base + j)] = 0
-            if l == 0:
+            if ly == 0:
                 for ee in range(e0, e):
                     row = w_off[0] + ev_idx[ee] * n_out
                     if float_mode:
@@ -127,18 +164,18 @@ def _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_
                     else:
                         _add_into(acc, base, w_int, row, n_out)
             else:
-                pbase = h_off[l - 1]
-                for q in range(nspk[l - 1]):
-                    row = w_off[l] + spk[_U(pbase + q)] * n_out
+                pbase = h_off[ly - 1]
+                for q in range(nspk[ly - 1]):
+                    row = w_off[ly] + spk[_U(pbase + q)] * n_out
                     if float_mode:
                         _add_into(acc_f, base, w_flt, row, n_out)
                     else:
                         _add_into(acc, base, w_int, row, n_out)
-            if l < n_hidden_layers:
+            if ly < n_hidden_layers:
                 if float_mode:
-                    a = a_f[l]
-                    b = b_f[l]
-                    zero = consts[l, 7] == 0
+                    a = a_f[ly]
+                    b = b_f[ly]
+                    zero = consts[ly, 7] == 0
                     for jj in range(n_out):
                         q = _U(base + jj)
                         v = mem_f[q]
@@ -152,11 +189,11 @@ def _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_
                         else:
                             mem_f[q] = b * v + i_old
                 else:
-                    isg = inv_sigma[l]
+                    isg = inv_sigma[ly]
                     for jj in range(n_out):
                         q = _U(base + jj)
                         v_rec[t, q] = mem[q] * isg
-                    lif_layer_update(cur, mem, acc, s_row, base, n_out, consts, l)
+                    lif_layer_update(cur, mem, acc, s_row, base, n_out, consts, ly)
                 n_sp = 0
                 for jj in range(n_out):
                     q = _U(base + jj)
@@ -164,11 +201,11 @@ def _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_
                         spk[_U(base + n_sp)] = jj
                         n_sp += 1
                         counts[q] += 1
-                nspk[l] = n_sp
+                nspk[ly] = n_sp
             else:
                 if float_mode:
-                    a = a_f[l]
-                    b = b_f[l]
+                    a = a_f[ly]
+                    b = b_f[ly]
                     for k in range(n_out):
                         f_old = cur_f[base + k]
                         cur_f[base + k] = a * f_old + acc_f[base + k]
@@ -178,11 +215,12 @@ def _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_
                             best_uf[k] = u_new
                             best_t[k] = t + 1
                 else:
-                    lo, hi, mode, frac = consts[l, 0], consts[l, 1], consts[l, 2], consts[l, 3]
-                    syn, mdec = consts[l, 4], consts[l, 5]
+                    lo, hi, mode, frac = consts[ly, 0], consts[ly, 1], consts[ly, 2], consts[ly, 3]
+                    syn, mdec = consts[ly, 4], consts[ly, 5]
                     for k in range(n_out):
-                        f_new, u_new = readout_neuron(cur[base + k], mem[base + k], acc[base + k], lo, hi, mode,
-                                                      frac, syn, mdec)
+                        f_new, u_new = readout_neuron(
+                            cur[base + k], mem[base + k], acc[base + k], lo, hi, mode, frac, syn, mdec
+                        )
                         cur[base + k] = f_new
                         mem[base + k] = u_new
                         if u_new > best_u[k]:
@@ -191,14 +229,36 @@ def _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_
 
 
 @numba.njit(**_JIT)
-def _backward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_off, w_flt, a_f, b_f, theta_f,
-                     reset_zero, num_steps, v_rec, s_rec, best_t, g_score, gv, gi, gs, grad):
+def _backward_sample(
+    sample,
+    ev_steps,
+    ev_idx,
+    ev_off,
+    n_layers,
+    sizes,
+    w_off,
+    h_off,
+    w_flt,
+    a_f,
+    b_f,
+    theta_f,
+    reset_zero,
+    num_steps,
+    v_rec,
+    s_rec,
+    best_t,
+    g_score,
+    gv,
+    gi,
+    gs,
+    grad,
+):
     """Backpropagate ``g_score`` (dL/dscore) through the float relaxation; accumulate into ``grad``."""
     n_hidden_layers = n_layers - 1
-    for l in range(n_layers):
-        for j in range(sizes[l + 1]):
-            gv[h_off[l] + j] = 0.0
-            gi[h_off[l] + j] = 0.0
+    for ly in range(n_layers):
+        for j in range(sizes[ly + 1]):
+            gv[h_off[ly] + j] = 0.0
+            gi[h_off[ly] + j] = 0.0
     L = n_layers - 1
     k_out = sizes[n_layers]
     ro = h_off[L]
@@ -236,24 +296,24 @@ def _backward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h
             gv[ro + k] = b * gu_old + inject
             gi[ro + k] = a * gi[ro + k] + gu_old
         # hidden layers, top to bottom
-        for l in range(n_hidden_layers - 1, -1, -1):
-            n_out = sizes[l + 1]
-            base = h_off[l]
-            wb = w_off[l]
-            if l == 0:
+        for ly in range(n_hidden_layers - 1, -1, -1):
+            n_out = sizes[ly + 1]
+            base = h_off[ly]
+            wb = w_off[ly]
+            if ly == 0:
                 for ee in range(e, e1):
                     _add_into(grad, wb + ev_idx[ee] * n_out, gi, base, n_out)
             else:
-                pb = h_off[l - 1]
-                for p in range(sizes[l]):
+                pb = h_off[ly - 1]
+                for p in range(sizes[ly]):
                     row = wb + p * n_out
                     gs[_U(pb + p)] = _dot(w_flt, row, gi, base, n_out)
                     if s_rec[t, _U(pb + p)] != 0:
                         _add_into(grad, row, gi, base, n_out)
-            a = a_f[l]
-            b = b_f[l]
-            th = theta_f[l]
-            zero = reset_zero[l]
+            a = a_f[ly]
+            b = b_f[ly]
+            th = theta_f[ly]
+            zero = reset_zero[ly]
             for jj in range(n_out):
                 q = _U(base + jj)
                 gv_old = gv[q]
@@ -265,11 +325,52 @@ def _backward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h
 
 
 @numba.njit(parallel=True, **_JIT)
-def _batch_kernel(batch, labels, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_off, w_int, w_flt, consts,
-                  a_f, b_f, inv_sigma, theta_f, reset_zero, float_mode, num_steps, backward,
-                  cur, mem, cur_f, mem_f, acc, acc_f, spk, nspk, v_rec, s_rec, best_u, best_uf, best_t,
-                  g_score, gv, gi, gs, grad, counts, losses, predictions, scores_out):
-    """Forward (and backward) over ``batch`` (sample indices) split into the chunks of the buffers' first axis.
+def _batch_kernel(
+    batch,
+    labels,
+    ev_steps,
+    ev_idx,
+    ev_off,
+    n_layers,
+    sizes,
+    w_off,
+    h_off,
+    w_int,
+    w_flt,
+    consts,
+    a_f,
+    b_f,
+    inv_sigma,
+    theta_f,
+    reset_zero,
+    float_mode,
+    num_steps,
+    backward,
+    cur,
+    mem,
+    cur_f,
+    mem_f,
+    acc,
+    acc_f,
+    spk,
+    nspk,
+    v_rec,
+    s_rec,
+    best_u,
+    best_uf,
+    best_t,
+    g_score,
+    gv,
+    gi,
+    gs,
+    grad,
+    counts,
+    losses,
+    predictions,
+    scores_out,
+):
+    """Forward (and backward) over ``batch`` (sample indices), split into the chunks of the buffers' first
+    axis.
 
     Per chunk c: ``grad[c]`` accumulates the gradient of the mean loss (divided by len(batch)),
     ``counts[c]`` the hidden spike counts. Per sample: loss, prediction, float scores.
@@ -287,10 +388,38 @@ def _batch_kernel(batch, labels, ev_steps, ev_idx, ev_off, n_layers, sizes, w_of
         hi = ((c + 1) * n) // n_chunks
         for r in range(lo, hi):
             sample = batch[r]
-            _forward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_off, w_int, w_flt,
-                            consts, a_f, b_f, inv_sigma, float_mode, num_steps,
-                            cur[c], mem[c], cur_f[c], mem_f[c], acc[c], acc_f[c], spk[c], nspk[c], v_rec[c],
-                            s_rec[c], best_u[c], best_uf[c], best_t[c], counts[c])
+            _forward_sample(
+                sample,
+                ev_steps,
+                ev_idx,
+                ev_off,
+                n_layers,
+                sizes,
+                w_off,
+                h_off,
+                w_int,
+                w_flt,
+                consts,
+                a_f,
+                b_f,
+                inv_sigma,
+                float_mode,
+                num_steps,
+                cur[c],
+                mem[c],
+                cur_f[c],
+                mem_f[c],
+                acc[c],
+                acc_f[c],
+                spk[c],
+                nspk[c],
+                v_rec[c],
+                s_rec[c],
+                best_u[c],
+                best_uf[c],
+                best_t[c],
+                counts[c],
+            )
             # scores in float units, softmax cross-entropy, prediction (ties -> lowest index)
             best = 0
             for k in range(k_out):
@@ -316,9 +445,30 @@ def _batch_kernel(batch, labels, ev_steps, ev_idx, ev_off, n_layers, sizes, w_of
                 for k in range(k_out):
                     p = math.exp(scores_out[r, k] - m) / z
                     g_score[c, k] = (p - (1.0 if k == label else 0.0)) / n
-                _backward_sample(sample, ev_steps, ev_idx, ev_off, n_layers, sizes, w_off, h_off, w_flt, a_f,
-                                 b_f, theta_f, reset_zero, num_steps, v_rec[c], s_rec[c], best_t[c], g_score[c],
-                                 gv[c], gi[c], gs[c], grad[c])
+                _backward_sample(
+                    sample,
+                    ev_steps,
+                    ev_idx,
+                    ev_off,
+                    n_layers,
+                    sizes,
+                    w_off,
+                    h_off,
+                    w_flt,
+                    a_f,
+                    b_f,
+                    theta_f,
+                    reset_zero,
+                    num_steps,
+                    v_rec[c],
+                    s_rec[c],
+                    best_t[c],
+                    g_score[c],
+                    gv[c],
+                    gi[c],
+                    gs[c],
+                    grad[c],
+                )
 
 
 class Kernels:
@@ -344,7 +494,6 @@ class Kernels:
         np.cumsum(self.sizes[1:], out=self.h_off[1:])
         n_neurons = int(self.h_off[-1])
         n_hidden = int(self.h_off[self.n_layers - 1])
-        widest = int(max(self.sizes[1:]))
         k_out = int(self.sizes[-1])
         c = n_chunks
         self.n_chunks = c
@@ -372,19 +521,73 @@ class Kernels:
         self.scores = np.zeros((max_batch, k_out), np.float64)
         self.n_hidden = n_hidden
 
-    def run(self, batch, labels, events, w_int, w_flt, consts, a_f, b_f, inv_sigma, theta_f, reset_zero,
-            float_mode: bool, backward: bool):
-        """Run the kernel on ``batch`` (int64 sample indices into ``events``). Returns nothing; read the buffers."""
-        _batch_kernel(batch, labels, events.steps, events.indices, events.offsets, self.n_layers, self.sizes,
-                      self.w_off, self.h_off, w_int, w_flt, consts, a_f, b_f, inv_sigma, theta_f, reset_zero,
-                      float_mode, self.num_steps, backward,
-                      self.cur, self.mem, self.cur_f, self.mem_f, self.acc, self.acc_f, self.spk, self.nspk,
-                      self.v_rec, self.s_rec, self.best_u, self.best_uf, self.best_t, self.g_score, self.gv,
-                      self.gi, self.gs, self.grad, self.counts, self.losses, self.predictions, self.scores)
+    def run(
+        self,
+        batch,
+        labels,
+        events,
+        w_int,
+        w_flt,
+        consts,
+        a_f,
+        b_f,
+        inv_sigma,
+        theta_f,
+        reset_zero,
+        float_mode: bool,
+        backward: bool,
+    ):
+        """Run the kernel on ``batch`` (int64 sample indices into ``events``); results are in the buffers."""
+        _batch_kernel(
+            batch,
+            labels,
+            events.steps,
+            events.indices,
+            events.offsets,
+            self.n_layers,
+            self.sizes,
+            self.w_off,
+            self.h_off,
+            w_int,
+            w_flt,
+            consts,
+            a_f,
+            b_f,
+            inv_sigma,
+            theta_f,
+            reset_zero,
+            float_mode,
+            self.num_steps,
+            backward,
+            self.cur,
+            self.mem,
+            self.cur_f,
+            self.mem_f,
+            self.acc,
+            self.acc_f,
+            self.spk,
+            self.nspk,
+            self.v_rec,
+            self.s_rec,
+            self.best_u,
+            self.best_uf,
+            self.best_t,
+            self.g_score,
+            self.gv,
+            self.gi,
+            self.gs,
+            self.grad,
+            self.counts,
+            self.losses,
+            self.predictions,
+            self.scores,
+        )
 
 
 def pack_network(net: Network):
-    """Kernel arrays of an integer network: ``(w_int, w_flt, consts, a_f, b_f, inv_sigma, theta_f, reset_zero)``.
+    """Kernel arrays of an integer network.
+
+    ``(w_int, w_flt, consts, a_f, b_f, inv_sigma, theta_f, reset_zero)``.
 
     ``w_flt`` and ``inv_sigma`` are left at integer units (sigma = 1) since a forward pass alone does not
     need float units.
@@ -422,7 +625,7 @@ def forward_network(net: Network, events, labels=None, batch_size: int = 2048):
         scores[batch] = np.rint(kern.scores[: batch.size]).astype(np.int64)
         totals += kern.counts.sum(axis=0)
     h = kern.h_off
-    counts = tuple(totals[h[k]:h[k + 1]] for k in range(len(net.layers) - 1))
+    counts = tuple(totals[h[k] : h[k + 1]] for k in range(len(net.layers) - 1))
     return predictions, scores, counts
 
 
@@ -477,8 +680,15 @@ def load_training_data(config) -> TrainingData:
             labels = labels[:limit]
         parts[split] = (events, labels, ds, encoder)
     ds = parts["train"][2]
-    return TrainingData(config.dataset, parts["train"][3], parts["train"][0], parts["train"][1],
-                        parts["test"][0], parts["test"][1], ds.n_classes)
+    return TrainingData(
+        config.dataset,
+        parts["train"][3],
+        parts["train"][0],
+        parts["train"][1],
+        parts["test"][0],
+        parts["test"][1],
+        ds.n_classes,
+    )
 
 
 def model_encoder(encoder: dict) -> dict:
@@ -515,9 +725,14 @@ class Trainer:
         self.beta = math.exp(-1.0 / config.tau_mem)
         ranges = config.weight_ranges()
         self.specs = [
-            LayerSpec(weight_range=ranges[k], weight_bits=config.weight_bits[k],
-                      weight_shift=None if config.weight_shift[k] == "auto" else config.weight_shift[k],
-                      state_bits=config.state_bits, decay_mode=config.decay_mode, frac_bits=config.frac_bits)
+            LayerSpec(
+                weight_range=ranges[k],
+                weight_bits=config.weight_bits[k],
+                weight_shift=None if config.weight_shift[k] == "auto" else config.weight_shift[k],
+                state_bits=config.state_bits,
+                decay_mode=config.decay_mode,
+                frac_bits=config.frac_bits,
+            )
             for k in range(len(self.sizes) - 1)
         ]
         self.layer_params = []
@@ -527,7 +742,8 @@ class Trainer:
             self.layer_params.append(params)
             self.scales.append(sigma)
         self.types = [neuron_types(h, config.ratio) for h in config.hidden] + [
-            np.zeros(data.n_classes, dtype=np.int8)]
+            np.zeros(data.n_classes, dtype=np.int8)
+        ]
         self.kernels = Kernels(self.sizes, self.num_steps, config.batch_size)
         self._prepare_constants()
         self.rng = np.random.default_rng(config.seed)
@@ -551,7 +767,9 @@ class Trainer:
         self.mult_el = np.empty(n_w, dtype=np.int64)
         self.inv_sigma_el = np.empty(n_w)
         self.range_el = np.empty(n_w)
-        for k, (spec, params, sigma) in enumerate(zip(self.specs, self.layer_params, self.scales, strict=True)):
+        for k, (spec, params, sigma) in enumerate(
+            zip(self.specs, self.layer_params, self.scales, strict=True)
+        ):
             sl = slice(int(k_off[k]), int(k_off[k + 1]))
             n_in, n_out = self.sizes[k], self.sizes[k + 1]
             sign = presynaptic_signs(self.types, k, n_in)
@@ -574,7 +792,9 @@ class Trainer:
             self.a_f = np.array([d[0] for d in decays])
             self.b_f = np.array([d[1] for d in decays])
             self.inv_sigma = np.array([1.0 / s for s in self.scales])
-            self.theta_f = np.array([p.threshold / s for p, s in zip(self.layer_params, self.scales, strict=True)])
+            self.theta_f = np.array(
+                [p.threshold / s for p, s in zip(self.layer_params, self.scales, strict=True)]
+            )
         self.reset_zero = np.array([p.reset == "zero" for p in self.layer_params], dtype=np.bool_)
 
     # ------------------------------------------------------------------ weights
@@ -584,7 +804,10 @@ class Trainer:
     def layer_weights(self, flat=None) -> list:
         flat = self.weights if flat is None else flat
         off = self.kernels.w_off
-        return [flat[off[k]:off[k + 1]].reshape(self.sizes[k], self.sizes[k + 1]) for k in range(len(self.sizes) - 1)]
+        return [
+            flat[off[k] : off[k + 1]].reshape(self.sizes[k], self.sizes[k + 1])
+            for k in range(len(self.sizes) - 1)
+        ]
 
     def project(self):
         """Dale's law (the paper's projection: a weight crossing zero is clamped to 0); integer mode also
@@ -623,12 +846,22 @@ class Trainer:
         if cfg.target_rate is not None:
             n_cal = min(256, self.data.train_events.n_samples)
             events = self.data.train_events.select(np.arange(n_cal))
-            s1, rate, net = calibrate_s1(cfg.target_rate, events, hidden=tuple(cfg.hidden), n_outputs=n_out,
-                                         ratio=cfg.ratio, specs=self.specs, rng=self.rng, beta=self.beta)
+            s1, rate, net = calibrate_s1(
+                cfg.target_rate,
+                events,
+                hidden=tuple(cfg.hidden),
+                n_outputs=n_out,
+                ratio=cfg.ratio,
+                specs=self.specs,
+                rng=self.rng,
+                beta=self.beta,
+            )
             self.initial = {"s1": s1, "calibrated_rate_hz": rate, "target_rate_hz": cfg.target_rate}
         else:
             s1 = cfg.initial_s1
-            net = paper_init(n_in, tuple(cfg.hidden), n_out, ratio=cfg.ratio, s1=s1, rng=self.rng, beta=self.beta)
+            net = paper_init(
+                n_in, tuple(cfg.hidden), n_out, ratio=cfg.ratio, s1=s1, rng=self.rng, beta=self.beta
+            )
             self.initial = {"s1": s1}
         self.weights = self._flat(net.weights)
         self.project()
@@ -637,8 +870,21 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step / epoch
     def _run(self, events, labels, batch, backward: bool, w_int, w_flt):
-        self.kernels.run(batch, labels, events, w_int, w_flt, self.consts, self.a_f, self.b_f, self.inv_sigma,
-                         self.theta_f, self.reset_zero, self.config.float_mode, backward)
+        self.kernels.run(
+            batch,
+            labels,
+            events,
+            w_int,
+            w_flt,
+            self.consts,
+            self.a_f,
+            self.b_f,
+            self.inv_sigma,
+            self.theta_f,
+            self.reset_zero,
+            self.config.float_mode,
+            backward,
+        )
 
     def gradient(self, batch) -> np.ndarray:
         """Gradient of the batch's mean loss with respect to the (effective) weights, flat."""
@@ -662,8 +908,8 @@ class Trainer:
             self.adam_m += (1 - b1) * grad
             self.adam_v *= b2
             self.adam_v += (1 - b2) * grad * grad
-            m_hat = self.adam_m / (1 - b1 ** self.adam_t)
-            v_hat = self.adam_v / (1 - b2 ** self.adam_t)
+            m_hat = self.adam_m / (1 - b1**self.adam_t)
+            v_hat = self.adam_v / (1 - b2**self.adam_t)
             self.weights -= cfg.lr * m_hat / (np.sqrt(v_hat) + eps)
         self.project()
         if cfg.noise > 0 or cfg.noise_lsb > 0:
@@ -685,15 +931,14 @@ class Trainer:
             correct += int((self.kernels.predictions[: batch.size] == labels[batch]).sum())
             loss += float(self.kernels.losses[: batch.size].sum())
             totals += self.kernels.counts.sum(axis=0)
-        return {"accuracy": correct / max(n, 1), "loss": loss / max(n, 1),
-                "rates_hz": self._rates(totals, n)}
+        return {"accuracy": correct / max(n, 1), "loss": loss / max(n, 1), "rates_hz": self._rates(totals, n)}
 
     def _rates(self, totals, n_samples) -> list:
         seconds = n_samples * self.num_steps / 1000.0
         out = []
         h = self.kernels.h_off
         for k in range(len(self.sizes) - 2):
-            counts = totals[h[k]:h[k + 1]]
+            counts = totals[h[k] : h[k + 1]]
             types = self.types[k]
             rate = {}
             for name, code in (("E", 0), ("I", 1)):
@@ -709,7 +954,7 @@ class Trainer:
         bs = self.config.batch_size
         loss_sum, correct, seen = 0.0, 0, 0
         for lo in range(0, n, bs):
-            batch = order[lo:lo + bs]
+            batch = order[lo : lo + bs]
             loss, good = self.step(batch)
             loss_sum += loss
             correct += good
@@ -724,9 +969,16 @@ class Trainer:
         entry = {"epoch": epoch}
         if train is not None:
             entry.update(train)
-        entry.update({"test_accuracy": test["accuracy"], "test_loss": test["loss"],
-                      "rate_e_hz": test["rates_hz"][0]["E"], "rate_i_hz": test["rates_hz"][0]["I"],
-                      "rates_hz": test["rates_hz"], "seconds": round(seconds, 3)})
+        entry.update(
+            {
+                "test_accuracy": test["accuracy"],
+                "test_loss": test["loss"],
+                "rate_e_hz": test["rates_hz"][0]["E"],
+                "rate_i_hz": test["rates_hz"][0]["I"],
+                "rates_hz": test["rates_hz"],
+                "seconds": round(seconds, 3),
+            }
+        )
         self.history.append(entry)
         if test["accuracy"] > self.best_accuracy:
             self.best_accuracy = test["accuracy"]
@@ -739,15 +991,32 @@ class Trainer:
         """Write the integer network of the current weights as a model file (``summary``: provenance)."""
         from .model import Model, make_provenance, save_model
 
-        summary = summary if summary is not None else {"epochs_run": self.epoch, "best_epoch": self.best_epoch,
-                   "best_test_accuracy": self.best_accuracy, "float_mode": self.config.float_mode,
-                   "initial": self.initial,
-                   "note": ("float-mode run: this integer model is the post-training quantisation of the float "
-                            "weights" if self.config.float_mode else "weights trained on the integer forward pass")}
-        model = Model(network=self.network(), encoder=model_encoder(self.data.encoder), dataset=self.data.name,
-                      scales=tuple(self.scales),
-                      provenance=make_provenance(seed=self.config.seed, config=_jsonable(self.config.to_dict()),
-                                                 training=summary))
+        summary = (
+            summary
+            if summary is not None
+            else {
+                "epochs_run": self.epoch,
+                "best_epoch": self.best_epoch,
+                "best_test_accuracy": self.best_accuracy,
+                "float_mode": self.config.float_mode,
+                "initial": self.initial,
+                "note": (
+                    "float-mode run: this integer model is the post-training quantisation of the float "
+                    "weights"
+                    if self.config.float_mode
+                    else "weights trained on the integer forward pass"
+                ),
+            }
+        )
+        model = Model(
+            network=self.network(),
+            encoder=model_encoder(self.data.encoder),
+            dataset=self.data.name,
+            scales=tuple(self.scales),
+            provenance=make_provenance(
+                seed=self.config.seed, config=_jsonable(self.config.to_dict()), training=summary
+            ),
+        )
         return save_model(model, path)
 
     def checkpoint_path(self) -> Path:
@@ -755,9 +1024,13 @@ class Trainer:
 
     def write_checkpoint(self):
         state = {
-            "weights": self.weights, "adam_m": self.adam_m, "adam_v": self.adam_v,
-            "adam_t": np.int64(self.adam_t), "epoch": np.int64(self.epoch),
-            "best_accuracy": np.float64(self.best_accuracy), "best_epoch": np.int64(self.best_epoch),
+            "weights": self.weights,
+            "adam_m": self.adam_m,
+            "adam_v": self.adam_v,
+            "adam_t": np.int64(self.adam_t),
+            "epoch": np.int64(self.epoch),
+            "best_accuracy": np.float64(self.best_accuracy),
+            "best_epoch": np.int64(self.best_epoch),
             "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
             "history": np.array(json.dumps(self.history)),
             "initial": np.array(json.dumps(self.initial)),
@@ -777,7 +1050,8 @@ class Trainer:
             if identity != mine:
                 diff = sorted(k for k in set(identity) | set(mine) if identity.get(k) != mine.get(k))
                 raise TrainingError(
-                    f"cannot resume {str(path)!r}: the config differs from the checkpointed run in {diff!r}")
+                    f"cannot resume {str(path)!r}: the config differs from the checkpointed run in {diff!r}"
+                )
             self.weights = np.array(ck["weights"])
             self.adam_m = np.array(ck["adam_m"])
             self.adam_v = np.array(ck["adam_v"])
@@ -807,8 +1081,14 @@ class Trainer:
                 self.write_checkpoint()
         n = self.data.train_events.n_samples
         total = max(0, self.config.epochs - self.epoch) * n
-        with tqdm(total=total, unit="sample", disable=not self.progress if self.progress is not None else None,
-                  desc="training", dynamic_ncols=True, leave=False) as bar:
+        with tqdm(
+            total=total,
+            unit="sample",
+            disable=not self.progress if self.progress is not None else None,
+            desc="training",
+            dynamic_ncols=True,
+            leave=False,
+        ) as bar:
             while self.epoch < self.config.epochs:
                 t0 = time.perf_counter()
                 train = self.train_epoch(bar)
@@ -823,10 +1103,16 @@ class Trainer:
         if self.out_dir is not None:
             self.save_model(self.out_dir / "last.fxsnn")
         last = self.history[-1]
-        return {"epochs": self.epoch, "best_epoch": self.best_epoch, "best_test_accuracy": self.best_accuracy,
-                "last_test_accuracy": last["test_accuracy"], "initial_rate_e_hz": self.history[0]["rate_e_hz"],
-                "initial_rate_i_hz": self.history[0]["rate_i_hz"], "initial": self.initial,
-                "float_mode": self.config.float_mode}
+        return {
+            "epochs": self.epoch,
+            "best_epoch": self.best_epoch,
+            "best_test_accuracy": self.best_accuracy,
+            "last_test_accuracy": last["test_accuracy"],
+            "initial_rate_e_hz": self.history[0]["rate_e_hz"],
+            "initial_rate_i_hz": self.history[0]["rate_i_hz"],
+            "initial": self.initial,
+            "float_mode": self.config.float_mode,
+        }
 
 
 def _jsonable(data):

@@ -17,9 +17,15 @@ def _random_data(rng, n_in=6, n_classes=3, n_train=40, n_test=16, steps=14, p=0.
     def batch(n):
         return EventBatch.from_dense((rng.random((n, steps, n_in)) < p).astype(np.uint8))
 
-    return TrainingData("digits", {"kind": "latency", "tau": 20.0, "threshold": 0.2}, batch(n_train),
-                        rng.integers(0, n_classes, n_train).astype(np.int64), batch(n_test),
-                        rng.integers(0, n_classes, n_test).astype(np.int64), n_classes)
+    return TrainingData(
+        "digits",
+        {"kind": "latency", "tau": 20.0, "threshold": 0.2},
+        batch(n_train),
+        rng.integers(0, n_classes, n_train).astype(np.int64),
+        batch(n_test),
+        rng.integers(0, n_classes, n_test).astype(np.int64),
+        n_classes,
+    )
 
 
 def _relaxed_loss(trainer, flat, sample, base_v, base_s, best_t):
@@ -38,20 +44,21 @@ def _relaxed_loss(trainer, flat, sample, base_v, base_s, best_t):
     x[steps, idx] = 1.0
     a, b, theta = trainer.a_f, trainer.b_f, trainer.theta_f
     inputs = x
-    for l in range(n_hidden):
-        w = weights[l]
+    for ly in range(n_hidden):
+        w = weights[ly]
         i = np.zeros(w.shape[1])
         v = np.zeros(w.shape[1])
         out = np.zeros((T, w.shape[1]))
         for t in range(T):
-            def g(u, th=theta[l]):
+
+            def g(u, th=theta[ly]):
                 return (u - th) / (1.0 + SURROGATE_SCALE * np.abs(u - th))
 
-            v0 = base_v[l][t]
-            s = base_s[l][t] + g(v) - g(v0)
+            v0 = base_v[ly][t]
+            s = base_s[ly][t] + g(v) - g(v0)
             out[t] = s
-            keep = 1.0 - base_s[l][t]
-            i, v = a[l] * i + inputs[t] @ w, (b[l] * v + i) * keep
+            keep = 1.0 - base_s[ly][t]
+            i, v = a[ly] * i + inputs[t] @ w, (b[ly] * v + i) * keep
         inputs = out
     w = weights[-1]
     f = np.zeros(w.shape[1])
@@ -71,8 +78,9 @@ def _relaxed_loss(trainer, flat, sample, base_v, base_s, best_t):
 def test_gradient_matches_finite_differences(reset):
     rng = np.random.default_rng(3)
     data = _random_data(rng, n_in=5, n_classes=3, n_train=4, steps=12, p=0.3)
-    cfg = TrainConfig(dataset="digits", hidden=[4, 3], ratio=0.5, float_mode=True, s1=0.6, batch_size=1,
-                      epochs=1, seed=1)
+    cfg = TrainConfig(
+        dataset="digits", hidden=[4, 3], ratio=0.5, float_mode=True, s1=0.6, batch_size=1, epochs=1, seed=1
+    )
     trainer = Trainer(cfg, data)
     trainer.initialise()
     trainer.weights += rng.normal(0, 0.3, trainer.weights.size) * trainer.sign_el
@@ -83,11 +91,14 @@ def test_gradient_matches_finite_differences(reset):
         grad = trainer.gradient(batch)
         kern = trainer.kernels
         c = 0  # one sample -> it lands in the last chunk; find it
-        c = int(np.flatnonzero([(k * 1) // kern.n_chunks != ((k + 1) * 1) // kern.n_chunks
-                                for k in range(kern.n_chunks)])[0])
+        c = int(
+            np.flatnonzero(
+                [(k * 1) // kern.n_chunks != ((k + 1) * 1) // kern.n_chunks for k in range(kern.n_chunks)]
+            )[0]
+        )
         h = kern.h_off
-        base_v = [kern.v_rec[c][:, h[l]:h[l + 1]].copy() for l in range(2)]
-        base_s = [kern.s_rec[c][:, h[l]:h[l + 1]].astype(float) for l in range(2)]
+        base_v = [kern.v_rec[c][:, h[ly] : h[ly + 1]].copy() for ly in range(2)]
+        base_s = [kern.s_rec[c][:, h[ly] : h[ly + 1]].astype(float) for ly in range(2)]
         best_t = kern.best_t[c].copy()
         base = _relaxed_loss(trainer, trainer.weights, sample, base_v, base_s, best_t)
         assert base == pytest.approx(float(kern.losses[0]), rel=1e-9, abs=1e-12)
@@ -97,8 +108,10 @@ def test_gradient_matches_finite_differences(reset):
             plus[q] += eps
             minus = trainer.weights.copy()
             minus[q] -= eps
-            fd = (_relaxed_loss(trainer, plus, sample, base_v, base_s, best_t)
-                  - _relaxed_loss(trainer, minus, sample, base_v, base_s, best_t)) / (2 * eps)
+            fd = (
+                _relaxed_loss(trainer, plus, sample, base_v, base_s, best_t)
+                - _relaxed_loss(trainer, minus, sample, base_v, base_s, best_t)
+            ) / (2 * eps)
             assert grad[q] == pytest.approx(fd, rel=1e-4, abs=1e-8), (sample, q)
             checked += abs(fd) > 1e-6
     assert checked > 20  # the check saw real gradients, not just zeros
@@ -107,8 +120,17 @@ def test_gradient_matches_finite_differences(reset):
 def _tiny_trainer(seed=0, **changes):
     rng = np.random.default_rng(100 + seed)
     data = _random_data(rng, n_in=8, n_classes=3, n_train=48, n_test=16, steps=16, p=0.2)
-    settings = dict(dataset="digits", hidden=[6], ratio=0.5, s1=0.2, batch_size=8, epochs=2, seed=seed,
-                    weight_range=[0.5, 1.0], lr=0.05)
+    settings = dict(
+        dataset="digits",
+        hidden=[6],
+        ratio=0.5,
+        s1=0.2,
+        batch_size=8,
+        epochs=2,
+        seed=seed,
+        weight_range=[0.5, 1.0],
+        lr=0.05,
+    )
     settings.update(changes)
     return Trainer(TrainConfig(**settings), data)
 
@@ -119,8 +141,17 @@ def test_training_forward_equals_emulator(decay_mode):
 
     rng = np.random.default_rng(7)
     data = _random_data(rng, n_in=9, n_classes=4, n_train=12, n_test=4, steps=20, p=0.25)
-    cfg = TrainConfig(dataset="digits", hidden=[7, 5], ratio=0.6, s1=0.3, decay_mode=decay_mode,
-                      weight_bits=[5, 4, 6], state_bits=12, weight_range=[0.6, 1.5, 2.0], batch_size=5)
+    cfg = TrainConfig(
+        dataset="digits",
+        hidden=[7, 5],
+        ratio=0.6,
+        s1=0.3,
+        decay_mode=decay_mode,
+        weight_bits=[5, 4, 6],
+        state_bits=12,
+        weight_range=[0.6, 1.5, 2.0],
+        batch_size=5,
+    )
     trainer = Trainer(cfg, data)
     trainer.initialise()
     trainer.weights *= 3.0  # busy enough to saturate the 12-bit state now and then
@@ -153,8 +184,9 @@ def _check_dale(trainer):
 @pytest.mark.parametrize("float_mode", [False, True])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_dale_law_after_every_step_with_noise(float_mode, optimizer):
-    trainer = _tiny_trainer(seed=3, float_mode=float_mode, optimizer=optimizer, noise=0.05, noise_lsb=2.0,
-                            lr=0.5)
+    trainer = _tiny_trainer(
+        seed=3, float_mode=float_mode, optimizer=optimizer, noise=0.05, noise_lsb=2.0, lr=0.5
+    )
     trainer.initialise()
     n = trainer.data.train_events.n_samples
     rng = np.random.default_rng(0)
@@ -230,13 +262,23 @@ def test_training_learns_a_separable_task():
         labels = rng.integers(0, 3, n).astype(np.int64)
         p = np.full((n, 16, 9), 0.05)
         for b, c in enumerate(labels):
-            p[b, :, 3 * c:3 * c + 3] = 0.4
+            p[b, :, 3 * c : 3 * c + 3] = 0.4
         return EventBatch.from_dense((rng.random(p.shape) < p).astype(np.uint8)), labels
 
     train, test = split(96), split(48)
     data = TrainingData("digits", {"kind": "latency", "tau": 20.0, "threshold": 0.2}, *train, *test, 3)
-    cfg = TrainConfig(dataset="digits", hidden=[12], ratio=0.75, s1=0.1, batch_size=16, epochs=8, seed=0,
-                      optimizer="adam", lr=0.02, weight_range=[0.5, 1.0])
+    cfg = TrainConfig(
+        dataset="digits",
+        hidden=[12],
+        ratio=0.75,
+        s1=0.1,
+        batch_size=16,
+        epochs=8,
+        seed=0,
+        optimizer="adam",
+        lr=0.02,
+        weight_range=[0.5, 1.0],
+    )
     trainer = Trainer(cfg, data)
     trainer.run()
     losses = [h["loss"] for h in trainer.history[1:]]

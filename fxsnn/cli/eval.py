@@ -22,8 +22,11 @@ def register(subparsers) -> None:
         "emulator: accuracy and the firing rates of each hidden layer's E and I populations.",
     )
     parser.add_argument("model", metavar="MODEL", help="model file (.fxsnn)")
-    parser.add_argument("--dataset", metavar="NAME",
-                        help="digits, fmnist, mnist or shd (default: the data set recorded in the model)")
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="digits, fmnist, mnist or shd (default: the data set recorded in the model)",
+    )
     parser.add_argument("--split", default="test", metavar="SPLIT", help="train or test (default: test)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N samples of the split")
     parser.add_argument("--data-dir", metavar="DIR", help="folder searched first for the data set's files")
@@ -38,7 +41,9 @@ def run(args) -> dict:
     result = _simulate.run(args)
     training = load_model(args.model).provenance.get("training", {})
     recorded = training.get("best_test_accuracy")
-    result["training_best_test_accuracy"] = recorded if isinstance(recorded, (int, float)) and recorded >= 0 else None
+    result["training_best_test_accuracy"] = (
+        recorded if isinstance(recorded, (int, float)) and recorded >= 0 else None
+    )
     result["training_best_epoch"] = training.get("best_epoch")
     return result
 
@@ -46,6 +51,8 @@ def run(args) -> dict:
 def render(result: dict) -> str:
     text = _simulate.render(result)
     if result.get("training_best_test_accuracy") is not None:
-        text += (f"\ntraining   recorded {100 * result['training_best_test_accuracy']:.2f} % test accuracy "
-                 f"(epoch {result['training_best_epoch']})")
+        text += (
+            f"\ntraining   recorded {100 * result['training_best_test_accuracy']:.2f} % test accuracy "
+            f"(epoch {result['training_best_epoch']})"
+        )
     return text

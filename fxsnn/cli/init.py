@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "init",
         help="randomly initialise an E:I network (the paper's init, or calibrated to a firing rate)",
-        description="Draw the paper's initial weights (W1 = |N(0, s1)|, later layers N(0, 7(1-beta)/sqrt(fan_in)) "
+        description="Draw the paper's initial weights (W1 = |N(0, s1)|, later layers "
+        "N(0, 7(1-beta)/sqrt(fan_in)) "
         "signed by the presynaptic type), quantise them and write a model file.",
     )
     add_network_arguments(parser)
@@ -44,18 +45,29 @@ def run(args) -> dict:
     trainer.initialise()  # draws exactly as `fxsnn train` does with the same seed
     network = trainer.network()
     rates = network_rates_hz(network, events)
-    path = trainer.save_model(args.out, {"initialisation": trainer.initial, "epochs_run": 0,
-                                          "initial_rates_hz": [float(r) for r in rates]})
-    return {"model": str(path), "dataset": config.dataset, "sizes": list(trainer.sizes), "s1": trainer.initial["s1"],
-            "target_rate_hz": config.target_rate, "initial_rates_hz": [float(r) for r in rates],
-            "calibration_samples": n_cal, "scales": list(trainer.scales),
-            "weight_shift": [p.weight_shift for p in trainer.layer_params],
-            "threshold": [p.threshold for p in trainer.layer_params[:-1]]}
+    path = trainer.save_model(
+        args.out,
+        {"initialisation": trainer.initial, "epochs_run": 0, "initial_rates_hz": [float(r) for r in rates]},
+    )
+    return {
+        "model": str(path),
+        "dataset": config.dataset,
+        "sizes": list(trainer.sizes),
+        "s1": trainer.initial["s1"],
+        "target_rate_hz": config.target_rate,
+        "initial_rates_hz": [float(r) for r in rates],
+        "calibration_samples": n_cal,
+        "scales": list(trainer.scales),
+        "weight_shift": [p.weight_shift for p in trainer.layer_params],
+        "threshold": [p.threshold for p in trainer.layer_params[:-1]],
+    }
 
 
 def render(result: dict) -> str:
     rates = ", ".join(f"{r:.1f}" for r in result["initial_rates_hz"])
     target = f" (target {result['target_rate_hz']} Hz)" if result["target_rate_hz"] is not None else ""
-    return (f"wrote {result['model']}: {'-'.join(map(str, result['sizes']))} for {result['dataset']}, "
-            f"s1 = {result['s1']:.4g}; initial hidden rate {rates} Hz on {result['calibration_samples']} "
-            f"training samples{target}")
+    return (
+        f"wrote {result['model']}: {'-'.join(map(str, result['sizes']))} for {result['dataset']}, "
+        f"s1 = {result['s1']:.4g}; initial hidden rate {rates} Hz on {result['calibration_samples']} "
+        f"training samples{target}"
+    )

@@ -41,7 +41,9 @@ def _per_layer_int(text: str):
     try:
         values = [int(part) for part in text.split(",")]
     except ValueError:
-        raise UsageError(f"expected an integer or a comma-separated list (one per layer), not {text!r}") from None
+        raise UsageError(
+            f"expected an integer or a comma-separated list (one per layer), not {text!r}"
+        ) from None
     return values[0] if len(values) == 1 else values
 
 
@@ -51,22 +53,39 @@ def add_network_arguments(parser) -> None:
     g.add_argument("--config", metavar="FILE.toml", help="TOML config file; flags override its keys")
     g.add_argument("--dataset", metavar="NAME", help="digits, fmnist, mnist or shd")
     g.add_argument("--data-dir", metavar="DIR", help="folder searched first for the data set's files")
-    g.add_argument("--hidden", metavar="H", action="append",
-                   help="hidden layer sizes: repeat, or a comma list (200,100)")
+    g.add_argument(
+        "--hidden", metavar="H", action="append", help="hidden layer sizes: repeat, or a comma list (200,100)"
+    )
     g.add_argument("--ratio", type=float, metavar="R", help="excitatory fraction of each hidden layer (0.8)")
     g.add_argument("--steps", type=int, metavar="T", help="steps per sample (default: the data set's, 100)")
-    g.add_argument("--weight-bits", type=_per_layer_int, metavar="B", help="weight magnitude bits (8; or per layer)")
-    g.add_argument("--weight-shift", type=_per_layer_int, metavar="S", help="extra state bits below a weight LSB "
-                   "(auto; or per layer)")
-    g.add_argument("--weight-range", type=_float_list, metavar="W",
-                   help="float weight of the largest magnitude, per layer (comma list)")
+    g.add_argument(
+        "--weight-bits", type=_per_layer_int, metavar="B", help="weight magnitude bits (8; or per layer)"
+    )
+    g.add_argument(
+        "--weight-shift",
+        type=_per_layer_int,
+        metavar="S",
+        help="extra state bits below a weight LSB (auto; or per layer)",
+    )
+    g.add_argument(
+        "--weight-range",
+        type=_float_list,
+        metavar="W",
+        help="float weight of the largest magnitude, per layer (comma list)",
+    )
     g.add_argument("--state-bits", type=int, metavar="B", help="state width (24)")
     g.add_argument("--decay-mode", choices=("multiply", "shift"), help="decay arithmetic (multiply)")
     g.add_argument("--frac-bits", type=int, metavar="F", help="multiply-mode decay fraction bits (12)")
     init = g.add_mutually_exclusive_group()
-    init.add_argument("--s1", type=float, metavar="SIGMA", help="std of the first layer's |N(0, s1)| init (0.001)")
-    init.add_argument("--target-rate", type=float, metavar="HZ",
-                      help="calibrate s1 for this initial hidden firing rate instead")
+    init.add_argument(
+        "--s1", type=float, metavar="SIGMA", help="std of the first layer's |N(0, s1)| init (0.001)"
+    )
+    init.add_argument(
+        "--target-rate",
+        type=float,
+        metavar="HZ",
+        help="calibrate s1 for this initial hidden firing rate instead",
+    )
     g.add_argument("--seed", type=int, metavar="N", help="seed of every random choice (0)")
 
 
@@ -78,10 +97,20 @@ def network_overrides(args) -> dict:
     if weight_range is not None and len(weight_range) == 1:
         weight_range = weight_range[0]
     return {
-        "dataset": args.dataset, "data_dir": args.data_dir, "hidden": hidden, "ratio": args.ratio,
-        "steps": args.steps, "weight_bits": args.weight_bits, "weight_shift": args.weight_shift,
-        "weight_range": weight_range, "state_bits": args.state_bits, "decay_mode": args.decay_mode,
-        "frac_bits": args.frac_bits, "s1": args.s1, "target_rate": args.target_rate, "seed": args.seed,
+        "dataset": args.dataset,
+        "data_dir": args.data_dir,
+        "hidden": hidden,
+        "ratio": args.ratio,
+        "steps": args.steps,
+        "weight_bits": args.weight_bits,
+        "weight_shift": args.weight_shift,
+        "weight_range": weight_range,
+        "state_bits": args.state_bits,
+        "decay_mode": args.decay_mode,
+        "frac_bits": args.frac_bits,
+        "s1": args.s1,
+        "target_rate": args.target_rate,
+        "seed": args.seed,
     }
 
 
@@ -99,11 +128,20 @@ def register(subparsers) -> None:
     g.add_argument("--lr", type=float, metavar="LR", help="learning rate (0.01)")
     g.add_argument("--batch-size", type=int, metavar="N", help="samples per update (256)")
     g.add_argument("--optimizer", choices=("sgd", "adam"), help="sgd (the paper's, no momentum) or adam")
-    g.add_argument("--noise", type=float, metavar="SN", help="std of Gaussian noise added to every float weight "
-                   "after each update (the paper's sn)")
+    g.add_argument(
+        "--noise",
+        type=float,
+        metavar="SN",
+        help="std of Gaussian noise added to every float weight after each update (the paper's sn)",
+    )
     g.add_argument("--noise-lsb", type=float, metavar="N", help="std of weight noise in stored-weight LSBs")
-    g.add_argument("--float", dest="float_mode", action="store_true", default=None,
-                   help="train the float64 network of the paper's equations instead (for comparison)")
+    g.add_argument(
+        "--float",
+        dest="float_mode",
+        action="store_true",
+        default=None,
+        help="train the float64 network of the paper's equations instead (for comparison)",
+    )
     g.add_argument("--train-samples", type=int, metavar="N", help="use only the first N training samples")
     g.add_argument("--test-samples", type=int, metavar="N", help="use only the first N test samples")
     g.add_argument("--out", metavar="DIR", help="output folder (default: runs/<dataset>)")
@@ -119,12 +157,21 @@ def run(args) -> dict:
     from ..training import Trainer, load_training_data
 
     overrides = network_overrides(args)
-    overrides.update({
-        "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "optimizer": args.optimizer,
-        "noise": args.noise, "noise_lsb": args.noise_lsb, "float_mode": args.float_mode,
-        "train_samples": args.train_samples, "test_samples": args.test_samples, "out": args.out,
-        "threads": args.threads,
-    })
+    overrides.update(
+        {
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "batch_size": args.batch_size,
+            "optimizer": args.optimizer,
+            "noise": args.noise,
+            "noise_lsb": args.noise_lsb,
+            "float_mode": args.float_mode,
+            "train_samples": args.train_samples,
+            "test_samples": args.test_samples,
+            "out": args.out,
+            "threads": args.threads,
+        }
+    )
     config = load_config(args.config, overrides)
     out = config.out or f"runs/{config.dataset}"
     if config.threads is not None:
@@ -135,12 +182,19 @@ def run(args) -> dict:
     progress = False if args.json else (True if args.progress else None)
     trainer = Trainer(config, data, out, progress=progress)
     summary = trainer.run(resume=args.resume)
-    summary.update({
-        "model": f"{out}/model.fxsnn", "last_model": f"{out}/last.fxsnn", "history": f"{out}/history.jsonl",
-        "dataset": config.dataset, "sizes": list(trainer.sizes), "train_samples": data.train_events.n_samples,
-        "test_samples": data.test_events.n_samples, "data_seconds": round(load_seconds, 2),
-        "seconds": round(time.perf_counter() - t0, 2),
-    })
+    summary.update(
+        {
+            "model": f"{out}/model.fxsnn",
+            "last_model": f"{out}/last.fxsnn",
+            "history": f"{out}/history.jsonl",
+            "dataset": config.dataset,
+            "sizes": list(trainer.sizes),
+            "train_samples": data.train_events.n_samples,
+            "test_samples": data.test_events.n_samples,
+            "data_seconds": round(load_seconds, 2),
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    )
     return summary
 
 
@@ -151,7 +205,8 @@ def render(result: dict) -> str:
         f"{result['epochs']} epochs in {result['seconds']:.1f} s",
         f"best test accuracy {100 * result['best_test_accuracy']:.2f}% (epoch {result['best_epoch']}), "
         f"last {100 * result['last_test_accuracy']:.2f}%",
-        f"initial hidden rate: E {result['initial_rate_e_hz']:.1f} Hz, I {result['initial_rate_i_hz']:.1f} Hz "
+        f"initial hidden rate: E {result['initial_rate_e_hz']:.1f} Hz, "
+        f"I {result['initial_rate_i_hz']:.1f} Hz "
         f"(s1 = {result['initial']['s1']:.3g})",
         f"model (best epoch): {result['model']}",
         f"history: {result['history']}",
