@@ -169,6 +169,91 @@ def _argmax_lowest(scores):
     return best
 
 
+@numba.njit(inline="always", **JIT)
+def _run_sample(
+    b,
+    steps,
+    indices,
+    offsets,
+    num_steps,
+    weights,
+    w_off,
+    sizes,
+    n_off,
+    consts,
+    scratch,
+    scores,
+    counts,
+    record,
+    tr_spikes,
+    tr_current,
+    tr_membrane,
+):
+    """Run sample ``b`` from the zero state (section 4.2: all state starts at 0); return its prediction.
+
+    ``scratch`` holds the per-thread work arrays; ``scores`` and ``counts`` are the sample's output rows.
+    With ``record``, the step's spikes and new state go to row ``b`` of the trace arrays (section 4.6).
+    """
+    current, membrane, acc, spikes, spike_list, n_listed, active = scratch
+    n_layers = consts.shape[0]
+    n_hidden = n_off[n_layers - 1]
+    current[:] = 0
+    membrane[:] = 0
+    spikes[:] = 0
+    n_listed[:] = 0
+    active[:] = 0
+    scores[:] = 0
+    counts[:] = 0
+    e = offsets[b]
+    end = offsets[b + 1]
+    for t in range(num_steps):
+        first = e
+        while e < end and steps[e] == t:
+            e += 1
+        _network_step(
+            indices,
+            first,
+            e,
+            weights,
+            w_off,
+            sizes,
+            n_off,
+            consts,
+            current,
+            membrane,
+            acc,
+            spikes,
+            spike_list,
+            n_listed,
+            active,
+            scores,
+        )
+        for layer in range(n_layers - 1):
+            base = n_off[layer]
+            for q in range(n_listed[layer]):
+                counts[base + spike_list[base + q]] += 1
+        if record:
+            tr_spikes[b, t, :] = spikes[:n_hidden]
+            tr_current[b, t, :] = current
+            tr_membrane[b, t, :] = membrane
+    return _argmax_lowest(scores)
+
+
+@numba.njit(inline="always", **JIT)
+def _scratch(n_total, n_layers):
+    """Per-thread work arrays: current, membrane, input sums (kept zero between steps), spikes, spike lists,
+    spike-list lengths and layer activity flags."""
+    return (
+        np.empty(n_total, dtype=np.int64),
+        np.empty(n_total, dtype=np.int64),
+        np.zeros(n_total, dtype=np.int64),
+        np.empty(n_total, dtype=np.uint8),
+        np.empty(n_total, dtype=np.int32),
+        np.empty(n_layers, dtype=np.int64),
+        np.empty(n_layers, dtype=np.int64),
+    )
+
+
 @numba.njit(parallel=True, **JIT)
 def _forward_kernel(
     steps,
@@ -187,55 +272,31 @@ def _forward_kernel(
     """Run every sample; write scores, predictions and per-neuron spike counts (flat over hidden layers)."""
     n_samples = offsets.shape[0] - 1
     n_layers = consts.shape[0]
-    n_total = n_off[n_layers]
+    no_spikes = np.zeros((0, 0, 0), dtype=np.uint8)
+    no_state = np.zeros((0, 0, 0), dtype=np.int64)
     n_chunks = (n_samples + _CHUNK - 1) // _CHUNK
     for chunk in numba.prange(n_chunks):
-        current = np.empty(n_total, dtype=np.int64)
-        membrane = np.empty(n_total, dtype=np.int64)
-        acc = np.zeros(n_total, dtype=np.int64)  # zero between steps: the layer updates consume it
-        spikes = np.empty(n_total, dtype=np.uint8)
-        spike_list = np.empty(n_total, dtype=np.int32)
-        n_listed = np.empty(n_layers, dtype=np.int64)
-        active = np.empty(n_layers, dtype=np.int64)
+        scratch = _scratch(n_off[n_layers], n_layers)
         for b in range(chunk * _CHUNK, min(n_samples, (chunk + 1) * _CHUNK)):
-            current[:] = 0
-            membrane[:] = 0
-            spikes[:] = 0
-            n_listed[:] = 0
-            active[:] = 0
-            scores = out_scores[b]
-            scores[:] = 0
-            counts = out_counts[b]
-            counts[:] = 0
-            e = offsets[b]
-            end = offsets[b + 1]
-            for t in range(num_steps):
-                first = e
-                while e < end and steps[e] == t:
-                    e += 1
-                _network_step(
-                    indices,
-                    first,
-                    e,
-                    weights,
-                    w_off,
-                    sizes,
-                    n_off,
-                    consts,
-                    current,
-                    membrane,
-                    acc,
-                    spikes,
-                    spike_list,
-                    n_listed,
-                    active,
-                    scores,
-                )
-                for layer in range(n_layers - 1):
-                    base = n_off[layer]
-                    for q in range(n_listed[layer]):
-                        counts[base + spike_list[base + q]] += 1
-            out_predictions[b] = _argmax_lowest(scores)
+            out_predictions[b] = _run_sample(
+                b,
+                steps,
+                indices,
+                offsets,
+                num_steps,
+                weights,
+                w_off,
+                sizes,
+                n_off,
+                consts,
+                scratch,
+                out_scores[b],
+                out_counts[b],
+                False,
+                no_spikes,
+                no_state,
+                no_state,
+            )
 
 
 @numba.njit(parallel=True, **JIT)
@@ -259,59 +320,29 @@ def _trace_kernel(
     """As :func:`_forward_kernel`, and record every step's spikes and new state (section 4.6)."""
     n_samples = offsets.shape[0] - 1
     n_layers = consts.shape[0]
-    n_total = n_off[n_layers]
-    n_hidden = n_off[n_layers - 1]
     n_chunks = (n_samples + _CHUNK - 1) // _CHUNK
     for chunk in numba.prange(n_chunks):
-        current = np.empty(n_total, dtype=np.int64)
-        membrane = np.empty(n_total, dtype=np.int64)
-        acc = np.zeros(n_total, dtype=np.int64)  # zero between steps: the layer updates consume it
-        spikes = np.empty(n_total, dtype=np.uint8)
-        spike_list = np.empty(n_total, dtype=np.int32)
-        n_listed = np.empty(n_layers, dtype=np.int64)
-        active = np.empty(n_layers, dtype=np.int64)
+        scratch = _scratch(n_off[n_layers], n_layers)
         for b in range(chunk * _CHUNK, min(n_samples, (chunk + 1) * _CHUNK)):
-            current[:] = 0
-            membrane[:] = 0
-            spikes[:] = 0
-            n_listed[:] = 0
-            active[:] = 0
-            scores = out_scores[b]
-            scores[:] = 0
-            counts = out_counts[b]
-            counts[:] = 0
-            e = offsets[b]
-            end = offsets[b + 1]
-            for t in range(num_steps):
-                first = e
-                while e < end and steps[e] == t:
-                    e += 1
-                _network_step(
-                    indices,
-                    first,
-                    e,
-                    weights,
-                    w_off,
-                    sizes,
-                    n_off,
-                    consts,
-                    current,
-                    membrane,
-                    acc,
-                    spikes,
-                    spike_list,
-                    n_listed,
-                    active,
-                    scores,
-                )
-                for layer in range(n_layers - 1):
-                    base = n_off[layer]
-                    for q in range(n_listed[layer]):
-                        counts[base + spike_list[base + q]] += 1
-                out_spikes[b, t, :] = spikes[:n_hidden]
-                out_current[b, t, :] = current
-                out_membrane[b, t, :] = membrane
-            out_predictions[b] = _argmax_lowest(scores)
+            out_predictions[b] = _run_sample(
+                b,
+                steps,
+                indices,
+                offsets,
+                num_steps,
+                weights,
+                w_off,
+                sizes,
+                n_off,
+                consts,
+                scratch,
+                out_scores[b],
+                out_counts[b],
+                True,
+                out_spikes,
+                out_current,
+                out_membrane,
+            )
 
 
 def _pack(net: Network):
