@@ -3,6 +3,10 @@
 The emulator (:mod:`fxsnn.emulator`) and the training forward pass call these; they must never re-derive
 the rules. All arguments are int64 so that no product or sum can wrap (|state| <= 2**31, constants <= 2**16).
 The pure-Python rendering of the same rules is :mod:`fxsnn.reference`.
+
+The layer-wide helpers (:func:`lif_layer_update`, :func:`readout_layer_update`) are ``inline="always"``, so
+they are compiled into their callers. numba's on-disk cache only checks the caller's own source file: after
+editing this module, delete ``fxsnn/__pycache__/*.nbi`` and ``*.nbc`` (a fresh clone has none).
 """
 
 from __future__ import annotations
