@@ -255,7 +255,7 @@ def _scratch(n_total, n_layers):
 
 
 @numba.njit(parallel=True, **JIT)
-def _forward_kernel(
+def _batch_kernel(
     steps,
     indices,
     offsets,
@@ -268,56 +268,15 @@ def _forward_kernel(
     out_scores,
     out_predictions,
     out_counts,
-):
-    """Run every sample; write scores, predictions and per-neuron spike counts (flat over hidden layers)."""
-    n_samples = offsets.shape[0] - 1
-    n_layers = consts.shape[0]
-    no_spikes = np.zeros((0, 0, 0), dtype=np.uint8)
-    no_state = np.zeros((0, 0, 0), dtype=np.int64)
-    n_chunks = (n_samples + _CHUNK - 1) // _CHUNK
-    for chunk in numba.prange(n_chunks):
-        scratch = _scratch(n_off[n_layers], n_layers)
-        for b in range(chunk * _CHUNK, min(n_samples, (chunk + 1) * _CHUNK)):
-            out_predictions[b] = _run_sample(
-                b,
-                steps,
-                indices,
-                offsets,
-                num_steps,
-                weights,
-                w_off,
-                sizes,
-                n_off,
-                consts,
-                scratch,
-                out_scores[b],
-                out_counts[b],
-                False,
-                no_spikes,
-                no_state,
-                no_state,
-            )
-
-
-@numba.njit(parallel=True, **JIT)
-def _trace_kernel(
-    steps,
-    indices,
-    offsets,
-    num_steps,
-    weights,
-    w_off,
-    sizes,
-    n_off,
-    consts,
-    out_scores,
-    out_predictions,
-    out_counts,
+    record,
     out_spikes,
     out_current,
     out_membrane,
 ):
-    """As :func:`_forward_kernel`, and record every step's spikes and new state (section 4.6)."""
+    """Run every sample: write scores, predictions and per-neuron spike counts (flat over hidden layers),
+    and with ``record`` every step's spikes and new state (section 4.6; the trace arrays are unused, and may
+    be empty, without it). One kernel for both uses: one compilation, and traced and untraced runs cannot
+    drift apart."""
     n_samples = offsets.shape[0] - 1
     n_layers = consts.shape[0]
     n_chunks = (n_samples + _CHUNK - 1) // _CHUNK
@@ -338,7 +297,7 @@ def _trace_kernel(
                 scratch,
                 out_scores[b],
                 out_counts[b],
-                True,
+                record,
                 out_spikes,
                 out_current,
                 out_membrane,
@@ -353,10 +312,8 @@ def _pack(net: Network):
     np.cumsum(sizes[1:], out=n_off[1:])
     blocks = []
     for k in range(n_layers):
-        signed = net.signed_weights(
-            k
-        )  # int64; |term| <= state_max < 2**31 (Network validates), so int32 holds it
-        blocks.append(signed.astype(np.int32).ravel())
+        # |term| <= state_max < 2**31 (the Network checks it), so int32 holds every signed weight term
+        blocks.append(net.signed_weights(k).astype(np.int32).ravel())
     w_off = np.zeros(n_layers + 1, dtype=np.int64)
     np.cumsum([b.size for b in blocks], out=w_off[1:])
     weights = np.ascontiguousarray(np.concatenate(blocks), dtype=np.int32)
@@ -459,10 +416,10 @@ def simulate(
     scores = np.zeros((n_samples, net.n_outputs), dtype=np.int64)
     predictions = np.zeros(n_samples, dtype=np.int64)
     counts = np.zeros((n_samples, n_hidden), dtype=np.int32)
-    if trace:
-        tr_spikes = np.zeros((n_samples, num_steps, n_hidden), dtype=np.uint8)
-        tr_current = np.zeros((n_samples, num_steps, n_total), dtype=np.int64)
-        tr_membrane = np.zeros((n_samples, num_steps, n_total), dtype=np.int64)
+    trace_shape = (n_samples, num_steps) if trace else (0, 0)  # the kernel ignores empty trace arrays
+    tr_spikes = np.zeros((*trace_shape, n_hidden if trace else 0), dtype=np.uint8)
+    tr_current = np.zeros((*trace_shape, n_total if trace else 0), dtype=np.int64)
+    tr_membrane = np.zeros((*trace_shape, n_total if trace else 0), dtype=np.int64)
 
     # Progress: run the batch in slices (each still parallel inside); without a bar, one slice.
     slice_size = max(_CHUNK * 64, 1) if progress else max(n_samples, 1)
@@ -482,39 +439,25 @@ def simulate(
             ev_steps = events.steps[first:last]
             ev_indices = events.indices[first:last]
             local_offsets = offsets - first
-            if trace:
-                _trace_kernel(
-                    ev_steps,
-                    ev_indices,
-                    local_offsets,
-                    num_steps,
-                    weights,
-                    w_off,
-                    sizes,
-                    n_off,
-                    consts,
-                    scores[lo:hi],
-                    predictions[lo:hi],
-                    counts[lo:hi],
-                    tr_spikes[lo:hi],
-                    tr_current[lo:hi],
-                    tr_membrane[lo:hi],
-                )
-            else:
-                _forward_kernel(
-                    ev_steps,
-                    ev_indices,
-                    local_offsets,
-                    num_steps,
-                    weights,
-                    w_off,
-                    sizes,
-                    n_off,
-                    consts,
-                    scores[lo:hi],
-                    predictions[lo:hi],
-                    counts[lo:hi],
-                )
+            trace_rows = slice(lo, hi) if trace else slice(0, 0)
+            _batch_kernel(
+                ev_steps,
+                ev_indices,
+                local_offsets,
+                num_steps,
+                weights,
+                w_off,
+                sizes,
+                n_off,
+                consts,
+                scores[lo:hi],
+                predictions[lo:hi],
+                counts[lo:hi],
+                trace,
+                tr_spikes[trace_rows],
+                tr_current[trace_rows],
+                tr_membrane[trace_rows],
+            )
             if bar is not None:
                 bar.update(hi - lo)
     finally:
