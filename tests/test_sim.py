@@ -238,3 +238,26 @@ def test_checker_catches_a_wrong_model(tmp_path_factory):
         "current",
     ), first
     assert first["expected"] != first["actual"]
+
+
+def test_cli_verify_digits_model(tmp_path, capsys):
+    """``fxsnn hdl verify`` end to end on a digits model: one JSON object, exit status 0, exact match."""
+    import json
+
+    from fxsnn.cli import main
+
+    _simulator("icarus")
+    model = tmp_path / "digits.fxsnn"
+    assert main(["init", "--dataset", "digits", "--hidden", "8", "--target-rate", "20", "--out", str(model),
+                 "--json"]) == 0
+    capsys.readouterr()
+    status = main(["hdl", "verify", str(model), "--sim", "icarus", "--samples", "3", "--lanes", "3",
+                   "--build-dir", str(tmp_path / "build"), "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert status == 0 and len(out) == 1
+    result = json.loads(out[0])
+    assert result["samples"] == 3 and result["mismatches"] == 0 and result["simulated_cycles"] > 0
+    from fxsnn.model import load_model
+
+    assert result["steps"] == 3 * load_model(model).network.num_steps
+    assert result["cycle_model_mismatches"] == 0
