@@ -124,6 +124,9 @@ async def verify_against_emulator(dut, run: str) -> None:
             ) from None
         dut.start.value = 0
         cycles_total += int(dut.cycle.value) - cycle_before
+        # Let the harness see start low on a clock edge, or the next chunk's start would be no edge at all
+        # (Python below runs while simulated time stands still).
+        await Timer(3 * CLOCK_NS, "ns")
         t2 = time.perf_counter()
         res = read_hex_columns(workdir / "results.hex", result_fields)
         k = len(JOB["result_fields"]) - 1
