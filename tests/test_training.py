@@ -284,3 +284,28 @@ def test_training_learns_a_separable_task():
     losses = [h["loss"] for h in trainer.history[1:]]
     assert losses[-1] < 0.7 * losses[0]
     assert trainer.best_accuracy >= 0.8
+
+
+def test_cli_init_train_eval_agree(tmp_path, capsys):
+    """End to end on digits: the emulator's test accuracy equals the one training recorded for the model."""
+    import json
+
+    from fxsnn.cli import main
+    from fxsnn.model import load_model
+
+    init = tmp_path / "init.fxsnn"
+    argv = ["init", "--dataset", "digits", "--hidden", "20", "--s1", "0.05", "--out", str(init), "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert load_model(init).network.sizes == (64, 20, 10) and out["s1"] == 0.05
+    run = tmp_path / "run"
+    argv = ["train", "--dataset", "digits", "--hidden", "20", "--epochs", "2", "--train-samples", "200",
+            "--test-samples", "100", "--optimizer", "adam", "--lr", "0.005", "--weight-range", "0.25,2",
+            "--target-rate", "10", "--out", str(run), "--json"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["epochs"] == 2 and (run / "history.jsonl").read_text().count("\n") == 3
+    assert main(["eval", str(run / "model.fxsnn"), "--limit", "100", "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["accuracy"] == summary["best_test_accuracy"] == evaluated["training_best_test_accuracy"]
+    assert evaluated["accuracy"] > 0.2  # chance is 0.1; two short epochs on 200 samples
