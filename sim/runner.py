@@ -99,7 +99,7 @@ def build(net: Network, build_root: Path, *, simulator: SimulatorInfo, lanes: in
     from cocotb_tools.runner import get_runner
 
     generate = _generate_module()
-    build_root = Path(build_root)
+    build_root = Path(build_root).resolve()  # the simulator builds run in a sub-folder
     rtl = build_root / f"rtl-p{lanes}"
     manifest = generate(net, rtl, lanes=lanes, trace=True)
     ports, fields = harness_ports(manifest)
@@ -232,7 +232,7 @@ def verify(
     build_dir = built["build_dir"]
     if run_dir is None:
         run_dir = build_dir / f"run-{os.getpid()}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     words, offsets = stimulus_words(events, built["fields"]["events"])
     ports = built["ports"]
