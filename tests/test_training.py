@@ -74,8 +74,7 @@ def _relaxed_loss(trainer, flat, sample, base_v, base_s, best_t):
     return math.log(np.exp(scores - m).sum()) + m - scores[label]
 
 
-@pytest.mark.parametrize("reset", ["zero"])
-def test_gradient_matches_finite_differences(reset):
+def test_gradient_matches_finite_differences():
     rng = np.random.default_rng(3)
     data = _random_data(rng, n_in=5, n_classes=3, n_train=4, steps=12, p=0.3)
     cfg = TrainConfig(
