@@ -7,7 +7,8 @@ __all__ = ["register"]
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("hdl", help="generate (and verify) the FPGA spiking core",
-                                   description="Hardware: generate the Verilog core for a model.")
+                                   description="Hardware: generate the Verilog core for a model, or "
+                                   "verify it in an HDL simulator.")
     group = parser.add_subparsers(dest="hdl_command", metavar="SUBCOMMAND", required=True)
     from ..hdl.cli import register as register_generate
 
