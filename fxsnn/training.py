@@ -691,13 +691,6 @@ def load_training_data(config) -> TrainingData:
     )
 
 
-def model_encoder(encoder: dict) -> dict:
-    """The model file's encoder description of a data encoder (SHD's binning is plain events)."""
-    if encoder.get("kind") == "bins":
-        return {"kind": "events"}
-    return dict(encoder)
-
-
 class Trainer:
     """One training run: initialisation, epochs, evaluation, checkpoints and the model file.
 
@@ -1010,7 +1003,7 @@ class Trainer:
         )
         model = Model(
             network=self.network(),
-            encoder=model_encoder(self.data.encoder),
+            encoder=dict(self.data.encoder),
             dataset=self.data.name,
             scales=tuple(self.scales),
             provenance=make_provenance(

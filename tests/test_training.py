@@ -308,3 +308,35 @@ def test_cli_init_train_eval_agree(tmp_path, capsys):
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["accuracy"] == summary["best_test_accuracy"] == evaluated["training_best_test_accuracy"]
     assert evaluated["accuracy"] > 0.2  # chance is 0.1; two short epochs on 200 samples
+
+
+def test_cli_train_on_shd_saves_a_model_that_simulates(tmp_path, capsys):
+    """Event data (SHD): the model keeps the data set's "bins" encoder, so simulate re-bins the same way."""
+    import json
+
+    import h5py
+
+    from fxsnn.cli import main
+    from fxsnn.model import load_model
+
+    rng = np.random.default_rng(5)
+    (tmp_path / "shd").mkdir()
+    for split, n in (("train", 24), ("test", 12)):
+        with h5py.File(tmp_path / "shd" / f"shd_{split}.h5", "w") as f:
+            times = f.create_dataset("spikes/times", (n,), dtype=h5py.vlen_dtype(np.float32))
+            units = f.create_dataset("spikes/units", (n,), dtype=h5py.vlen_dtype(np.uint16))
+            for k in range(n):
+                count = int(rng.integers(5, 40))
+                times[k] = rng.random(count).astype(np.float32)
+                units[k] = rng.integers(0, 700, count).astype(np.uint16)
+            f.create_dataset("labels", data=rng.integers(0, 20, n).astype(np.uint16))
+    run = tmp_path / "run"
+    argv = ["train", "--dataset", "shd", "--data-dir", str(tmp_path), "--hidden", "8", "--steps", "20",
+            "--epochs", "1", "--batch-size", "8", "--out", str(run), "--json"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    model = load_model(run / "model.fxsnn")
+    assert model.dataset == "shd" and model.encoder["kind"] == "bins"
+    assert model.network.sizes == (700, 8, 20) and model.network.num_steps == 20
+    assert main(["simulate", str(run / "model.fxsnn"), "--data-dir", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == 12
