@@ -299,3 +299,18 @@ def test_console_script_end_to_end(model_path, tmp_path):
     assert bad.stderr.strip().splitlines() == [
         f"fxsnn: error: model file '{tmp_path / 'missing.fxsnn'}' does not exist"
     ]
+
+
+def test_output_into_a_closed_pipe_is_quiet(model_path):
+    """`fxsnn info MODEL | head -n 0`: no BrokenPipeError traceback on stderr, the SIGPIPE exit status."""
+    import subprocess
+    import sys
+
+    script = "import sys; sys.argv = ['fxsnn', 'info', sys.argv[1]]\nfrom fxsnn.cli import entry; entry()"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(model_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command writes anything
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait() == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
 from ..errors import FxsnnError
@@ -78,5 +79,15 @@ def main(argv=None) -> int:
     return 0
 
 
-def entry() -> None:  # pragma: no cover - console script shim
-    sys.exit(main())
+def entry() -> None:
+    """Console-script entry point: ``sys.exit(main())``, quiet when the reader of stdout goes away."""
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `fxsnn ... | head`: the reader closed the pipe. Point stdout at /dev/null so the interpreter's
+        # final flush does not raise again, and exit as a killed-by-SIGPIPE process would (128 + 13).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        status = 141
+    sys.exit(status)
