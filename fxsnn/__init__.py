@@ -1,4 +1,4 @@
-"""fxsnn: spiking neural networks with E:I balance, from surrogate-gradient training to bit-exact FPGA cores."""
+"""fxsnn: E:I-balanced spiking neural networks, from surrogate-gradient training to bit-exact FPGA cores."""
 
 from .encode import EventBatch, latency_encode
 from .network import EXCITATORY, INHIBITORY, Layer, LayerParams, Network, ParameterError, neuron_types

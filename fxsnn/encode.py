@@ -35,7 +35,9 @@ class EventBatch:
         indices = np.ascontiguousarray(self.indices, dtype=np.int32)
         offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
         if steps.ndim != 1 or steps.shape != indices.shape:
-            raise ValueError(f"steps and indices must be 1-D and equal in length, got {steps.shape} and {indices.shape}")
+            raise ValueError(
+                f"steps and indices must be 1-D and equal in length, got {steps.shape} and {indices.shape}"
+            )
         if offsets.ndim != 1 or offsets.size < 1 or offsets[0] != 0 or offsets[-1] != steps.size:
             raise ValueError("offsets must start at 0 and end at the number of events")
         if (np.diff(offsets) < 0).any():
@@ -73,11 +75,19 @@ class EventBatch:
 
     def select(self, which) -> EventBatch:
         """A new batch made of the samples ``which`` (indices or a slice), in that order."""
-        which = np.arange(self.n_samples)[which] if isinstance(which, slice) else np.asarray(which, dtype=np.int64)
+        which = (
+            np.arange(self.n_samples)[which]
+            if isinstance(which, slice)
+            else np.asarray(which, dtype=np.int64)
+        )
         counts = self.offsets[which + 1] - self.offsets[which]
         offsets = np.zeros(which.size + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        take = np.concatenate([np.arange(self.offsets[b], self.offsets[b + 1]) for b in which]) if which.size else np.zeros(0, np.int64)
+        take = (
+            np.concatenate([np.arange(self.offsets[b], self.offsets[b + 1]) for b in which])
+            if which.size
+            else np.zeros(0, np.int64)
+        )
         return EventBatch(self.steps[take], self.indices[take], offsets, self.num_steps, self.num_inputs)
 
     @classmethod
@@ -99,7 +109,9 @@ class EventBatch:
         return dense
 
 
-def latency_times(images: np.ndarray, num_steps: int, tau: float = 20.0, threshold: float = 0.2) -> np.ndarray:
+def latency_times(
+    images: np.ndarray, num_steps: int, tau: float = 20.0, threshold: float = 0.2
+) -> np.ndarray:
     """Spike step of every pixel (int32), or ``-1`` where the pixel never spikes.
 
     PAPER.md: a pixel x in [0, 1] below ``threshold`` never spikes; otherwise it spikes once at
@@ -110,7 +122,9 @@ def latency_times(images: np.ndarray, num_steps: int, tau: float = 20.0, thresho
     if x.size and (np.nanmin(x) < 0.0 or np.nanmax(x) > 1.0 or np.isnan(x).any()):
         raise ValueError("latency encoding needs pixel values in [0, 1]")
     if tau <= 0 or not 0.0 < threshold < 1.0:
-        raise ValueError(f"latency encoding needs tau > 0 and 0 < threshold < 1, got tau={tau!r}, threshold={threshold!r}")
+        raise ValueError(
+            f"latency encoding needs tau > 0 and 0 < threshold < 1, got tau={tau!r}, threshold={threshold!r}"
+        )
     spikes = x >= threshold
     with np.errstate(divide="ignore", invalid="ignore"):
         t = tau * np.log(x / (x - threshold))
@@ -119,7 +133,9 @@ def latency_times(images: np.ndarray, num_steps: int, tau: float = 20.0, thresho
     return np.where(spikes, t, -1).astype(np.int32)
 
 
-def latency_encode(images: np.ndarray, num_steps: int = 100, tau: float = 20.0, threshold: float = 0.2) -> EventBatch:
+def latency_encode(
+    images: np.ndarray, num_steps: int = 100, tau: float = 20.0, threshold: float = 0.2
+) -> EventBatch:
     """Time-to-first-spike encoding of ``images`` (n_samples, n_pixels) in [0, 1] (PAPER.md).
 
     Returns an :class:`EventBatch` with at most one event per pixel.

@@ -116,7 +116,8 @@ class LayerParams:
         # The largest single weight term must fit the state width, or saturation would hide weights.
         if self.weight_max << self.weight_shift > self.state_max:
             raise ParameterError(
-                f"weight_bits={self.weight_bits!r} with weight_shift={self.weight_shift!r} gives weight terms "
+                f"weight_bits={self.weight_bits!r} with weight_shift={self.weight_shift!r} gives weight "
+                f"terms "
                 f"up to {self.weight_max << self.weight_shift}, more than the state maximum {self.state_max} "
                 f"(state_bits={self.state_bits!r}); lower the shift or widen the state"
             )
@@ -235,14 +236,17 @@ class Network:
     def __post_init__(self):
         layers = tuple(self.layers)
         if len(layers) < 2:
-            raise ParameterError(f"a network needs at least one hidden layer and a readout, got {len(layers)} layer(s)")
+            raise ParameterError(
+                f"a network needs at least one hidden layer and a readout, got {len(layers)} layer(s)"
+            )
         for k, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise ParameterError(f"layers[{k}] must be a Layer, not {type(layer).__name__}")
         for k in range(1, len(layers)):
             if layers[k].n_in != layers[k - 1].n_out:
                 raise ParameterError(
-                    f"layers[{k}] has {layers[k].n_in} inputs but layers[{k - 1}] has {layers[k - 1].n_out} neurons"
+                    f"layers[{k}] has {layers[k].n_in} inputs but layers[{k - 1}] has "
+                    f"{layers[k - 1].n_out} neurons"
                 )
         if (layers[-1].types != EXCITATORY).any():
             raise ParameterError("readout neurons have no outgoing weights: their types must all be 0")

@@ -155,7 +155,7 @@ def network_step(in_spikes, state: NetworkState, net: Network) -> tuple[StepTrac
     k = len(net.layers) - 1
     readout = readout_step(spikes, state.layers[k], net.readout, _signs(net, k))
     new_layers.append(readout)
-    scores = tuple(max(a, b) for a, b in zip(state.scores, readout.membrane))
+    scores = tuple(max(a, b) for a, b in zip(state.scores, readout.membrane, strict=True))
     trace = StepTrace(tuple(spikes_per_layer), tuple(new_layers))
     return trace, NetworkState(tuple(new_layers), scores)
 
@@ -185,10 +185,12 @@ def run_sample(net: Network, steps, indices) -> ReferenceResult:
     """
     by_step = [[] for _ in range(net.num_steps)]
     seen = set()
-    for t, i in zip(steps, indices):
+    for t, i in zip(steps, indices, strict=True):
         t, i = int(t), int(i)
         if not (0 <= t < net.num_steps and 0 <= i < net.n_inputs):
-            raise ValueError(f"input event (step={t}, index={i}) is outside {net.num_steps} steps x {net.n_inputs} inputs")
+            raise ValueError(
+                f"input event (step={t}, index={i}) is outside {net.num_steps} steps x {net.n_inputs} inputs"
+            )
         if (t, i) in seen:
             raise ValueError(f"input event (step={t}, index={i}) appears twice: inputs are binary per step")
         seen.add((t, i))
