@@ -37,7 +37,7 @@ from fxsnn.hdl.testbench import expected_trace, first_mismatch, run_core
 from fxsnn.data import encode_dataset, load_dataset
 from fxsnn.emulator import simulate
 
-TRAINED = Path("/work/notes/runs/fmnist8/model.fxsnn")
+TRAINED = Path(__file__).resolve().parent.parent / "runs" / "fmnist8" / "model.fxsnn"  # configs/fmnist.toml
 LATENCY = {"kind": "latency", "tau": 20.0, "threshold": 0.2}
 
 

@@ -7,7 +7,7 @@ separately from simulation time; a cached build is reused.
 
 Example (the numbers in docs/verification.md)::
 
-    python bench/verify_throughput.py /work/notes/runs/fmnist8/model.fxsnn --lanes 10 \\
+    python bench/verify_throughput.py runs/fmnist8/model.fxsnn --lanes 10 \\
         --icarus-samples 50 --verilator-samples 200 --full --out bench/results/verify_throughput.json
 """
 
