@@ -89,6 +89,7 @@ import numba
 import numpy as np
 
 from ._arith import JIT
+from ._files import atomic_write
 from .encode import LATENCY_DEFAULTS, EventBatch, latency_times
 from .errors import FxsnnError, UsageError
 
@@ -592,17 +593,13 @@ def _gunzip_to_cache(path: Path) -> Path:
     if dest.is_file() and dest.stat().st_mtime >= path.stat().st_mtime:
         return dest
     dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{dest.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
+        with atomic_write(dest, "wb", suffix=".part") as out, gzip.open(path, "rb") as src:
             shutil.copyfileobj(src, out, 1 << 20)
-        os.replace(tmp_name, dest)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FxsnnError(
             f"{path}: corrupt or truncated gzip file ({exc}); delete it and fetch it again"
         ) from exc
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
     return dest
 
 
@@ -1000,21 +997,16 @@ def _read_cached(path: Path, key_text: str) -> EventBatch | None:
 def _write_cached(path: Path, key_text: str, events: EventBatch) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                np.savez(
-                    out,
-                    key=np.array(key_text),
-                    steps=events.steps,
-                    indices=events.indices,
-                    offsets=events.offsets,
-                    num_steps=np.int64(events.num_steps),
-                    num_inputs=np.int64(events.num_inputs),
-                )
-            os.replace(tmp_name, path)
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+        with atomic_write(path, "wb", suffix=".part") as out:
+            np.savez(
+                out,
+                key=np.array(key_text),
+                steps=events.steps,
+                indices=events.indices,
+                offsets=events.offsets,
+                num_steps=np.int64(events.num_steps),
+                num_inputs=np.int64(events.num_inputs),
+            )
     except OSError:
         pass  # a read-only or full cache only costs speed
 

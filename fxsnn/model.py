@@ -42,9 +42,7 @@ import hashlib
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +50,7 @@ from zlib import error as zlib_error
 
 import numpy as np
 
+from ._files import atomic_write
 from .errors import FxsnnError
 from .network import EXCITATORY, INHIBITORY, Layer, LayerParams, Network, ParameterError
 
@@ -285,27 +284,16 @@ def save_model(model: Model, path) -> Path:
     if not directory.is_dir():
         raise ModelFileError(f"cannot write model {str(path)!r}: directory {str(directory)!r} does not exist")
     members = _encode(model)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_write(path, "wb", sync=True) as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for name in [HEADER_NAME, *(n for n in members if n != HEADER_NAME)]:
                     info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
                     info.compress_type = zipfile.ZIP_DEFLATED
                     info.external_attr = 0o644 << 16
                     archive.writestr(info, members[name])
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise ModelFileError(f"cannot write model {str(path)!r}: {exc.strerror or exc}") from exc
-        raise
+    except OSError as exc:
+        raise ModelFileError(f"cannot write model {str(path)!r}: {exc.strerror or exc}") from exc
     return path
 
 

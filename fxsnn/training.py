@@ -25,11 +25,8 @@ counts.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +36,7 @@ import numpy as np
 from numba import prange
 
 from ._arith import layer_constants, lif_layer_update, readout_neuron
+from ._files import atomic_write
 from .errors import FxsnnError
 from .network import INHIBITORY, Layer, Network, neuron_types
 from .quantize import float_decays, quantize_magnitudes, weight_lsb
@@ -1114,13 +1112,5 @@ def _jsonable(data):
 
 def _atomic_write(path: Path, write):
     """Write through ``write(file)`` to a temp file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as handle:
+        write(handle)

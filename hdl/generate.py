@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -22,6 +21,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import data
 
 from .. import __version__
+from .._files import atomic_write
 from ..errors import FxsnnError, UsageError
 from ..network import Network
 from .core import SpikingCore
@@ -162,14 +162,8 @@ def waiver_file() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as stream:
+        stream.write(text)
 
 
 def generate(model_or_network, out_dir, lanes: int = 1, writable_weights: bool = False,

@@ -8,13 +8,12 @@ also writes the emulator's full trace (every neuron's spike, current and membran
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_write
 from ..errors import FxsnnError, UsageError
 from ..model import load_model
 from ..network import EXCITATORY, INHIBITORY, Network
@@ -94,20 +93,11 @@ def write_trace(path: Path, result, labels: np.ndarray, net: Network) -> None:
     for k, (current, membrane) in enumerate(zip(result.trace.current, result.trace.membrane, strict=True)):
         arrays[f"current_{k}"] = current
         arrays[f"membrane_{k}"] = membrane
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_write(path, "wb") as handle:
             np.savez_compressed(handle, **arrays)
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise FxsnnError(f"cannot write trace {str(path)!r}: {exc.strerror or exc}") from exc
-        raise
+    except OSError as exc:
+        raise FxsnnError(f"cannot write trace {str(path)!r}: {exc.strerror or exc}") from exc
 
 
 def _check_args(args) -> None:
