@@ -21,25 +21,16 @@ def register(subparsers) -> None:
         description="Evaluate a .fxsnn model on a data set split (default: test) with the bit-exact integer "
         "emulator: accuracy and the firing rates of each hidden layer's E and I populations.",
     )
-    parser.add_argument("model", metavar="MODEL", help="model file (.fxsnn)")
-    parser.add_argument(
-        "--dataset",
-        metavar="NAME",
-        help="digits, fmnist, mnist or shd (default: the data set recorded in the model)",
-    )
-    parser.add_argument("--split", default="test", metavar="SPLIT", help="train or test (default: test)")
-    parser.add_argument("--limit", type=int, metavar="N", help="only the first N samples of the split")
-    parser.add_argument("--data-dir", metavar="DIR", help="folder searched first for the data set's files")
-    parser.add_argument("--threads", type=int, metavar="N", help="emulator threads (default: all cores)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of a rate encoder (default: 0)")
+    _simulate.add_run_arguments(parser)
     parser.set_defaults(run=run, render=render, trace=None)
 
 
 def run(args) -> dict:
     from ..model import load_model
 
-    result = _simulate.run(args)
-    training = load_model(args.model).provenance.get("training", {})
+    model = load_model(args.model)  # once: simulate reuses it
+    result = _simulate.run(args, model)
+    training = model.provenance.get("training", {})
     recorded = training.get("best_test_accuracy")
     result["training_best_test_accuracy"] = (
         recorded if isinstance(recorded, (int, float)) and recorded >= 0 else None

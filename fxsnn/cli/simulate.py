@@ -33,6 +33,13 @@ def register(subparsers) -> None:
         description="Run a .fxsnn model on a data set split with the bit-exact integer emulator and report "
         "accuracy, per-population firing rates (Hz, 1 step = 1 ms) and samples/s.",
     )
+    add_run_arguments(parser)
+    parser.add_argument("--trace", metavar="FILE.npz", help="also write every neuron's state at every step")
+    parser.set_defaults(run=run, render=render)
+
+
+def add_run_arguments(parser) -> None:
+    """The arguments of a model run on a data set, shared by ``simulate`` and ``eval``."""
     parser.add_argument("model", metavar="MODEL", help="model file (.fxsnn)")
     parser.add_argument(
         "--dataset",
@@ -42,10 +49,8 @@ def register(subparsers) -> None:
     parser.add_argument("--split", default="test", metavar="SPLIT", help="train or test (default: test)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N samples of the split")
     parser.add_argument("--data-dir", metavar="DIR", help="folder searched first for the data set's files")
-    parser.add_argument("--trace", metavar="FILE.npz", help="also write every neuron's state at every step")
     parser.add_argument("--threads", type=int, metavar="N", help="emulator threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a rate encoder (default: 0)")
-    parser.set_defaults(run=run, render=render)
 
 
 def population_rates(net: Network, spike_counts: tuple) -> list[dict]:
@@ -114,12 +119,14 @@ def _check_args(args) -> None:
             raise UsageError(f"--trace: directory {str(parent)!r} does not exist")
 
 
-def run(args) -> dict:
+def run(args, model=None) -> dict:
+    """Run ``args.model`` (or the already loaded ``model`` of that file) on the data set; see module doc."""
     from .. import data
     from ..emulator import simulate
 
     _check_args(args)
-    model = load_model(args.model)
+    if model is None:
+        model = load_model(args.model)
     net = model.network
     name = args.dataset or model.dataset
     if name is None:
