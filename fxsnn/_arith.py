@@ -1,8 +1,10 @@
-"""Scalar integer arithmetic of docs/fixed-point.md, jitted once for every numba kernel to share.
+"""The integer arithmetic of docs/fixed-point.md, jitted once for every numba kernel to share.
 
 The emulator (:mod:`fxsnn.emulator`) and the training forward pass call these; they must never re-derive
-the rules. All arguments are int64 so that no product or sum can wrap (|state| <= 2**31, constants <= 2**16).
-The pure-Python rendering of the same rules is :mod:`fxsnn.reference`.
+the rules. The neuron and layer helpers are generic over the state's integer type: int64 can never wrap
+(``|state| <= 2**31``, constants ``<= 2**16``); int32 is used only where the emulator has checked that no
+sum can leave it, and doubles the SIMD width. Decay is computed as an exact float64 product (see
+:func:`decay`). The pure-Python rendering of the same rules is :mod:`fxsnn.reference`.
 
 The layer-wide helpers (:func:`lif_layer_update`, :func:`readout_layer_update`) are ``inline="always"``, so
 they are compiled into their callers. numba's on-disk cache normally checks only the caller's own source
@@ -18,6 +20,7 @@ import os
 
 import numba
 import numba.core.caching
+import numba.extending
 import numpy as np
 
 from .network import LayerParams
@@ -28,7 +31,8 @@ __all__ = [
     "MODE_SHIFT",
     "RESET_ZERO",
     "RESET_SUBTRACT",
-    "sat",
+    "cast_like",
+    "decay_factors",
     "decay",
     "lif_neuron",
     "lif_update",
@@ -77,131 +81,161 @@ RESET_ZERO = 0
 RESET_SUBTRACT = 1
 
 
-@numba.njit(numba.int64(numba.int64, numba.int64, numba.int64), **JIT)
-def sat(x, lo, hi):
-    """Section 2: clamp to [lo, hi]."""
-    if x < lo:
-        return lo
-    if x > hi:
-        return hi
-    return x
-
-
-@numba.njit(numba.int64(numba.int64, numba.int64, numba.int64, numba.int64), **JIT)
-def decay(x, mode, constant, frac_bits):
-    """Section 3: odd-symmetric decay, rounding toward zero."""
-    magnitude = -x if x < 0 else x
-    if mode == MODE_MULTIPLY:
-        magnitude = (magnitude * constant) >> frac_bits
-    else:
-        magnitude = magnitude - (magnitude >> constant)
-    return -magnitude if x < 0 else magnitude
-
-
 _I64 = numba.int64
 
 
-@numba.njit(
-    numba.types.UniTuple(_I64, 3)(_I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64), **JIT
-)
-def lif_neuron(current, membrane, acc, lo, hi, mode, frac, syn, mem, threshold, reset):
-    """Section 4.2 for one neuron, the layer's constants as scalars: ``(spike, new_current, new_membrane)``.
+def cast_like(value, like):
+    """``value`` converted to the integer type of ``like`` (a scalar, or an array's element type).
+
+    For jitted code only: it makes the layer helpers below generic, so the same source computes in int32
+    lanes on int32 state (twice the SIMD width) and in int64 on int64 state. Float values are truncated
+    toward zero, integers keep their low bits (callers only convert values that fit).
+    """
+    return (like.dtype.type if isinstance(like, np.ndarray) else type(like))(value)
+
+
+@numba.extending.overload(cast_like, inline="always")
+def _cast_like_jit(value, like):
+    target = like.dtype if isinstance(like, numba.types.Array) else like
+
+    def impl(value, like):
+        return target(value)
+
+    return impl
+
+
+@numba.njit(numba.types.Tuple((_I64, numba.float64))(_I64, _I64, _I64), **JIT)
+def decay_factors(mode, constant, frac_bits):
+    """Section 3 as ``(keep, gain)`` for :func:`decay`: ``(0, d / 2**F)`` in multiply mode, ``(-1, -2**-k)``
+    in shift mode. Both gains are exact in float64 (``d <= 2**16``, ``k <= 31``)."""
+    if mode == MODE_MULTIPLY:
+        return _I64(0), np.float64(constant) / np.float64(_I64(1) << frac_bits)
+    return _I64(-1), -1.0 / np.float64(_I64(1) << constant)
+
+
+@numba.njit(inline="always", **JIT)
+def decay(x, keep, gain):
+    """Section 3, odd-symmetric decay rounding toward zero, in ``x``'s integer type.
+
+    ``decay(x) = (x & keep) + trunc(x * gain)`` with ``(keep, gain)`` from :func:`decay_factors`:
+
+    - multiply mode: ``trunc(x * d / 2**F) = sign(x) * ((|x| * d) >> F)``;
+    - shift mode: ``x - trunc(x / 2**k) = sign(x) * (|x| - (|x| >> k))``.
+
+    The float64 product is exact: ``|x| <= 2**31`` and ``d <= 2**16``, so ``|x| * d < 2**53`` is an integer
+    float64 holds, and the power-of-two scale only moves its exponent; the conversion to integer truncates
+    toward zero, which is the section's rounding rule. No branch, so layer loops vectorise (a float multiply
+    replaces the emulated 64-bit multiply and the sign handling). ``tests/test_arith.py`` holds it equal to
+    :func:`fxsnn.reference.decay`, at every edge of every mode.
+    """
+    return cast_like((x & cast_like(keep, x)) + cast_like(np.float64(x) * gain, x), x)
+
+
+@numba.njit(inline="always", **JIT)
+def lif_neuron(current, membrane, acc, lo, hi, keep_syn, gain_syn, keep_mem, gain_mem, threshold, reset):
+    """Section 4.2 for one neuron: ``(spike, new_current, new_membrane)``, computed in ``current``'s type.
 
     ``s = V > theta``; ``I' = sat(decay_syn(I) + acc)``; ``V' = 0`` if ``s`` and reset is zero, else
-    ``V' = sat(decay_mem(V) + I - s * theta)`` (the previous current ``I``). Every other rendering of the
-    hidden-neuron step in numba (:func:`lif_update`, :func:`lif_layer_update`) calls this one.
+    ``V' = sat(decay_mem(V) + I - s * theta)`` (the previous current ``I``). ``lo``, ``hi`` and ``theta``
+    must already have ``current``'s type. int32 arithmetic is exact only if no sum leaves int32: the
+    emulator checks that before choosing int32 state (:func:`fxsnn.emulator.state_dtype`). Every rendering of
+    the hidden-neuron step in numba (:func:`lif_update`, :func:`lif_layer_update`) calls this one.
     """
-    spike = 1 if membrane > threshold else 0
-    new_current = sat(decay(current, mode, syn, frac) + acc, lo, hi)
-    if spike == 1 and reset == RESET_ZERO:
-        new_membrane = _I64(0)
-    else:
-        new_membrane = sat(decay(membrane, mode, mem, frac) + current - spike * threshold, lo, hi)
-    return spike, new_current, new_membrane
+    spike = membrane > threshold
+    new_current = min(max(cast_like(decay(current, keep_syn, gain_syn) + acc, current), lo), hi)
+    integrated = cast_like(decay(membrane, keep_mem, gain_mem) + current, current)
+    integrated = cast_like(integrated - (threshold if spike else cast_like(0, current)), current)
+    new_membrane = min(max(integrated, lo), hi)
+    if spike and reset == RESET_ZERO:
+        new_membrane = cast_like(0, current)
+    return cast_like(1 if spike else 0, current), new_current, new_membrane
 
 
 @numba.njit(numba.types.UniTuple(_I64, 3)(_I64, _I64, _I64, numba.int64[:]), **JIT)
 def lif_update(current, membrane, acc, c):
-    """Section 4.2 for one neuron: returns ``(spike, new_current, new_membrane)``.
+    """Section 4.2 for one int64 neuron: returns ``(spike, new_current, new_membrane)``.
 
     ``c`` is the layer's constant vector from :func:`layer_constants`.
     """
-    return lif_neuron(current, membrane, acc, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+    keep_syn, gain_syn = decay_factors(c[2], c[4], c[3])
+    keep_mem, gain_mem = decay_factors(c[2], c[5], c[3])
+    return lif_neuron(current, membrane, acc, c[0], c[1], keep_syn, gain_syn, keep_mem, gain_mem, c[6], c[7])
 
 
-@numba.njit(numba.types.UniTuple(_I64, 2)(_I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64), **JIT)
-def readout_neuron(f, u, acc, lo, hi, mode, frac, syn, mem):
-    """Section 4.3 for one readout neuron with scalar constants: ``F' = sat(decay_syn(F) + acc)``,
+@numba.njit(inline="always", **JIT)
+def readout_neuron(f, u, acc, lo, hi, keep_syn, gain_syn, keep_mem, gain_mem):
+    """Section 4.3 for one readout neuron, in ``f``'s type: ``F' = sat(decay_syn(F) + acc)``,
     ``U' = sat(decay_mem(U) + F)`` (the previous ``F``). Returns ``(new_F, new_U)``."""
-    new_f = sat(decay(f, mode, syn, frac) + acc, lo, hi)
-    new_u = sat(decay(u, mode, mem, frac) + f, lo, hi)
+    new_f = min(max(cast_like(decay(f, keep_syn, gain_syn) + acc, f), lo), hi)
+    new_u = min(max(cast_like(decay(u, keep_mem, gain_mem) + f, f), lo), hi)
     return new_f, new_u
 
 
 @numba.njit(numba.types.UniTuple(_I64, 2)(_I64, _I64, _I64, numba.int64[:]), **JIT)
 def readout_update(f, u, acc, c):
-    """Section 4.3 for one readout neuron: returns ``(new_F, new_U)``."""
-    return readout_neuron(f, u, acc, c[0], c[1], c[2], c[3], c[4], c[5])
+    """Section 4.3 for one int64 readout neuron: returns ``(new_F, new_U)``."""
+    keep_syn, gain_syn = decay_factors(c[2], c[4], c[3])
+    keep_mem, gain_mem = decay_factors(c[2], c[5], c[3])
+    return readout_neuron(f, u, acc, c[0], c[1], keep_syn, gain_syn, keep_mem, gain_mem)
 
 
-_C1_I64 = numba.types.Array(_I64, 1, "C")
-_C1_U8 = numba.types.Array(numba.uint8, 1, "C")
-_C2_I64 = numba.types.Array(_I64, 2, "C")
-
-
-@numba.njit(
-    numba.types.UniTuple(_I64, 2)(_C1_I64, _C1_I64, _C1_I64, _C1_U8, _I64, _I64, _C2_I64, _I64),
-    inline="always",
-    **JIT,
-)
+@numba.njit(inline="always", **JIT)
 def lif_layer_update(current, membrane, acc, spikes, start, count, consts, layer):
     """Section 4.2 for a whole hidden layer, in place: one :func:`lif_neuron` per neuron.
 
     The layer's neurons are entries ``start .. start + count - 1`` of the flat arrays (flat, not sliced, so
-    the hot loop creates no array views). ``current``, ``membrane`` hold ``I[t]``, ``V[t]`` on entry and
-    ``I[t+1]``, ``V[t+1]`` on return; ``acc`` is the step's exact input sum (section 4.1), consumed: each
-    entry is set back to 0, ready for the next step's sum; ``spikes`` receives ``s[t]``. ``consts[layer]``
-    is the layer's :func:`layer_constants` row, read once into locals so the loop vectorises.
+    the hot loop creates no array views). ``current``, ``membrane`` (int32 or int64, the arithmetic type)
+    hold ``I[t]``, ``V[t]`` on entry and ``I[t+1]``, ``V[t+1]`` on return; ``acc`` (same type) is the step's
+    exact input sum (section 4.1), consumed: each entry is set back to 0, ready for the next step's sum;
+    ``spikes`` receives ``s[t]``. ``consts[layer]`` is the layer's :func:`layer_constants` row, read once
+    into locals so the loop vectorises.
 
     Returns ``(number of spikes, 1 if any state is nonzero else 0)``. A layer whose state is all zero and
     which gets no input stays all zero and silent (``0 > theta`` never holds and decay(0) = 0), so callers
     may skip it.
     """
-    lo, hi, mode, frac = consts[layer, 0], consts[layer, 1], consts[layer, 2], consts[layer, 3]
-    syn, mem, threshold, reset = consts[layer, 4], consts[layer, 5], consts[layer, 6], consts[layer, 7]
-    n_spikes = _I64(0)
-    nonzero = _I64(0)
-    # Unsigned indices: numba adds no negative-index wrap-around, so the loop vectorises.
-    for k in range(count):
-        j = numba.uint64(start + k)
+    lo, hi = cast_like(consts[layer, 0], current), cast_like(consts[layer, 1], current)
+    mode, frac = consts[layer, 2], consts[layer, 3]
+    keep_syn, gain_syn = decay_factors(mode, consts[layer, 4], frac)
+    keep_mem, gain_mem = decay_factors(mode, consts[layer, 5], frac)
+    threshold, reset = cast_like(consts[layer, 6], current), consts[layer, 7]
+    n_spikes = cast_like(0, current)
+    nonzero = cast_like(0, current)
+    # Unsigned indices: numba adds no negative-index wrap-around, so the loop vectorises. The running sums
+    # stay in the state type: one int64 in the loop would halve the SIMD width.
+    for k in range(numba.uint64(count)):
+        j = numba.uint64(start) + k
         s, i_new, v_new = lif_neuron(
-            current[j], membrane[j], acc[j], lo, hi, mode, frac, syn, mem, threshold, reset
+            current[j], membrane[j], acc[j], lo, hi, keep_syn, gain_syn, keep_mem, gain_mem, threshold, reset
         )
         spikes[j] = s
         current[j] = i_new
         membrane[j] = v_new
         acc[j] = 0
-        n_spikes += s
-        nonzero |= i_new | v_new
-    return n_spikes, _I64(1 if nonzero != 0 else 0)
+        n_spikes = cast_like(n_spikes + s, current)
+        nonzero = cast_like(nonzero | i_new | v_new, current)
+    return _I64(n_spikes), _I64(1 if nonzero != 0 else 0)
 
 
-@numba.njit(_I64(_C1_I64, _C1_I64, _C1_I64, _C1_I64, _I64, _I64, _C2_I64, _I64), inline="always", **JIT)
+@numba.njit(inline="always", **JIT)
 def readout_layer_update(f, u, acc, scores, start, count, consts, layer):
     """Sections 4.3 and 4.5 for the readout layer, in place: one :func:`readout_neuron` per neuron
-    (entries ``start .. start + count - 1`` of the flat ``f``, ``u``, ``acc``; ``acc`` is consumed and set
-    back to 0), then ``scores[k] = max(scores[k], U_k[t+1])``. Returns 1 if any state is nonzero, else 0."""
-    lo, hi, mode, frac = consts[layer, 0], consts[layer, 1], consts[layer, 2], consts[layer, 3]
-    syn, mem = consts[layer, 4], consts[layer, 5]
-    nonzero = _I64(0)
-    for k in range(count):
-        j = numba.uint64(start + k)
-        f_new, u_new = readout_neuron(f[j], u[j], acc[j], lo, hi, mode, frac, syn, mem)
+    (entries ``start .. start + count - 1`` of the flat ``f``, ``u``, ``acc``, which share the arithmetic
+    type; ``acc`` is consumed and set back to 0), then ``scores[k] = max(scores[k], U_k[t+1])``. Returns 1
+    if any state is nonzero, else 0."""
+    lo, hi = cast_like(consts[layer, 0], f), cast_like(consts[layer, 1], f)
+    mode, frac = consts[layer, 2], consts[layer, 3]
+    keep_syn, gain_syn = decay_factors(mode, consts[layer, 4], frac)
+    keep_mem, gain_mem = decay_factors(mode, consts[layer, 5], frac)
+    nonzero = cast_like(0, f)
+    for k in range(numba.uint64(count)):
+        j = numba.uint64(start) + k
+        f_new, u_new = readout_neuron(f[j], u[j], acc[j], lo, hi, keep_syn, gain_syn, keep_mem, gain_mem)
         f[j] = f_new
         u[j] = u_new
         acc[j] = 0
         scores[k] = max(scores[k], u_new)
-        nonzero |= f_new | u_new
+        nonzero = cast_like(nonzero | f_new | u_new, f)
     return _I64(1 if nonzero != 0 else 0)
 
 

@@ -35,7 +35,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._arith import layer_constants, lif_layer_update, readout_neuron
+from ._arith import decay_factors, layer_constants, lif_layer_update, readout_neuron
 from ._files import atomic_write
 from .errors import FxsnnError
 from .network import INHIBITORY, Layer, Network, neuron_types
@@ -214,10 +214,12 @@ def _forward_sample(
                             best_t[k] = t + 1
                 else:
                     lo, hi, mode, frac = consts[ly, 0], consts[ly, 1], consts[ly, 2], consts[ly, 3]
-                    syn, mdec = consts[ly, 4], consts[ly, 5]
+                    keep_syn, gain_syn = decay_factors(mode, consts[ly, 4], frac)
+                    keep_mem, gain_mem = decay_factors(mode, consts[ly, 5], frac)
                     for k in range(n_out):
                         f_new, u_new = readout_neuron(
-                            cur[base + k], mem[base + k], acc[base + k], lo, hi, mode, frac, syn, mdec
+                            cur[base + k], mem[base + k], acc[base + k], lo, hi, keep_syn, gain_syn, keep_mem,
+                            gain_mem,
                         )
                         cur[base + k] = f_new
                         mem[base + k] = u_new

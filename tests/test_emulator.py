@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fxsnn.emulator import SimResult, firing_rates_hz, simulate
+from fxsnn.emulator import SimResult, firing_rates_hz, simulate, state_dtype
 from fxsnn.encode import EventBatch
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
 from fxsnn.reference import run_sample
@@ -431,3 +431,53 @@ def test_largest_weight_terms_survive_int32_storage():
     assert_emulator_matches_reference(net, events)
     with pytest.raises(ValueError, match="more than the state maximum"):
         LayerParams(weight_bits=16, weight_shift=15, state_bits=31)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# int32 arithmetic: chosen only where exact, and exact at its limits.
+
+
+def test_state_dtype_is_int32_for_the_paper_network_and_int64_beyond_30_bits():
+    paper = _net(LayerParams(), LayerParams(threshold=0), (784, 100, 10), ratio=0.8, weights="random")
+    assert state_dtype(paper) is np.int32
+    for bits in (31, 32):
+        wide = _net(LayerParams(state_bits=bits), LayerParams(threshold=0), (4, 3, 2), weights="random")
+        assert state_dtype(wide) is np.int64
+    narrow = _net(LayerParams(state_bits=30), LayerParams(state_bits=30, threshold=0), (4, 3, 2))
+    assert state_dtype(narrow) is np.int32
+
+
+def _wide_input_net(n_in: int) -> Network:
+    """30-bit state, max weight terms (2**29 - 2**14 each): the input sum bound grows with ``n_in``."""
+    params = LayerParams(weight_bits=15, weight_shift=14, state_bits=30, threshold=0)
+    readout = LayerParams(weight_bits=15, weight_shift=14, state_bits=30, threshold=0)
+    return _net(params, readout, (n_in, 3, 2), ratio=0.5, num_steps=6)
+
+
+def test_state_dtype_counts_the_input_sum_bound():
+    """|decay(I) + acc| <= 2**29 + max|acc| must fit int32: three max terms do (2**31 - 1 - 3 * 2**14 at
+    most), four do not."""
+    assert state_dtype(_wide_input_net(3)) is np.int32
+    assert state_dtype(_wide_input_net(4)) is np.int64
+
+
+@pytest.mark.parametrize("n_in", [3, 4])
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_int32_and_int64_arithmetic_at_their_limits_equal_the_reference(n_in, reset):
+    """Inputs pin 30-bit states at MAX, the inhibitory neurons drive the readout to MIN: in int32 (three
+    inputs, sums up to 2**31 - 1 - 3 * 2**14) and in int64 (four)."""
+    net = _wide_input_net(n_in)
+    net = Network(
+        tuple(Layer(layer.params.replace(reset=reset), layer.weights, layer.types) for layer in net.layers),
+        num_steps=net.num_steps,
+    )
+    events = _all_inputs(2, 6, n_in)
+    assert_emulator_matches_reference(net, events)
+    result = simulate(net, events, trace=True)
+    assert result.trace.current[0].max() == (1 << 29) - 1
+    assert result.trace.current[1].min() == -(1 << 29)
+
+
+def test_state_dtype_rejects_non_networks():
+    with pytest.raises(TypeError, match="needs a fxsnn.network.Network"):
+        state_dtype("model.fxsnn")
