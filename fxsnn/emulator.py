@@ -366,6 +366,19 @@ def state_dtype(net: Network) -> type:
     return np.int32
 
 
+@numba.njit(**JIT)
+def _events_in_range(steps, indices, num_steps, num_inputs):
+    """``(all steps in [0, num_steps), all indices in [0, num_inputs))``, in one vectorised pass over both
+    arrays (four numpy reductions took ~4 % of a 2-thread run of the Fashion-MNIST test set)."""
+    lo_s, hi_s, lo_i, hi_i = steps[0], steps[0], indices[0], indices[0]
+    for e in range(steps.shape[0]):
+        lo_s = min(lo_s, steps[e])
+        hi_s = max(hi_s, steps[e])
+        lo_i = min(lo_i, indices[e])
+        hi_i = max(hi_i, indices[e])
+    return lo_s >= 0 and hi_s < num_steps, lo_i >= 0 and hi_i < num_inputs
+
+
 def _check(net: Network, events: EventBatch) -> None:
     if not isinstance(net, Network):
         raise TypeError(f"simulate() needs a fxsnn.network.Network, not {type(net).__name__}")
@@ -395,9 +408,10 @@ def _check(net: Network, events: EventBatch) -> None:
     if offsets[0] != 0 or offsets[-1] != events.steps.size or (np.diff(offsets) < 0).any():
         raise ValueError("events.offsets must rise from 0 to the number of events")
     if events.steps.size:
-        if events.steps.min() < 0 or events.steps.max() >= net.num_steps:
+        step_ok, index_ok = _events_in_range(events.steps, events.indices, net.num_steps, net.n_inputs)
+        if not step_ok:
             raise ValueError(f"event steps must be in [0, {net.num_steps - 1}]")
-        if events.indices.min() < 0 or events.indices.max() >= net.n_inputs:
+        if not index_ok:
             raise ValueError(f"event indices must be in [0, {net.n_inputs - 1}]")
 
 

@@ -481,3 +481,23 @@ def test_int32_and_int64_arithmetic_at_their_limits_equal_the_reference(n_in, re
 def test_state_dtype_rejects_non_networks():
     with pytest.raises(TypeError, match="needs a fxsnn.network.Network"):
         state_dtype("model.fxsnn")
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("indices", 4, "event indices must be in \\[0, 3\\]"),
+        ("indices", -1, "event indices must be in \\[0, 3\\]"),
+        ("steps", 5, "event steps must be in \\[0, 4\\]"),
+        ("steps", -1, "event steps must be in \\[0, 4\\]"),
+    ],
+)
+def test_rejects_events_changed_after_validation(small, field, value, message):
+    """EventBatch checks its arrays when built, but they stay writable: simulate() re-checks the values
+    it will index with, so an edited batch is refused instead of read out of bounds."""
+    net, events = small
+    arr = getattr(events, field).copy()
+    arr[-1] = value
+    object.__setattr__(events, field, arr)
+    with pytest.raises(ValueError, match=message):
+        simulate(net, events)
