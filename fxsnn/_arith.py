@@ -33,6 +33,7 @@ __all__ = [
     "RESET_SUBTRACT",
     "cast_like",
     "decay_factors",
+    "layer_decay_factors",
     "decay",
     "lif_neuron",
     "lif_update",
@@ -118,6 +119,16 @@ def decay_factors(mode, constant, frac_bits):
 
 
 @numba.njit(inline="always", **JIT)
+def layer_decay_factors(consts, layer):
+    """``(keep_syn, gain_syn, keep_mem, gain_mem)`` of ``consts[layer]``, a :func:`layer_constants` row:
+    :func:`decay_factors` for the current (or ``F``) and the membrane (or ``U``)."""
+    mode, frac = consts[layer, 2], consts[layer, 3]
+    keep_syn, gain_syn = decay_factors(mode, consts[layer, 4], frac)
+    keep_mem, gain_mem = decay_factors(mode, consts[layer, 5], frac)
+    return keep_syn, gain_syn, keep_mem, gain_mem
+
+
+@numba.njit(inline="always", **JIT)
 def decay(x, keep, gain):
     """Section 3, odd-symmetric decay rounding toward zero, in ``x``'s integer type.
 
@@ -155,14 +166,13 @@ def lif_neuron(current, membrane, acc, lo, hi, keep_syn, gain_syn, keep_mem, gai
     return cast_like(1 if spike else 0, current), new_current, new_membrane
 
 
-@numba.njit(numba.types.UniTuple(_I64, 3)(_I64, _I64, _I64, numba.int64[:]), **JIT)
+@numba.njit(numba.types.UniTuple(_I64, 3)(_I64, _I64, _I64, numba.int64[::1]), **JIT)
 def lif_update(current, membrane, acc, c):
     """Section 4.2 for one int64 neuron: returns ``(spike, new_current, new_membrane)``.
 
     ``c`` is the layer's constant vector from :func:`layer_constants`.
     """
-    keep_syn, gain_syn = decay_factors(c[2], c[4], c[3])
-    keep_mem, gain_mem = decay_factors(c[2], c[5], c[3])
+    keep_syn, gain_syn, keep_mem, gain_mem = layer_decay_factors(c.reshape((1, c.size)), 0)
     return lif_neuron(current, membrane, acc, c[0], c[1], keep_syn, gain_syn, keep_mem, gain_mem, c[6], c[7])
 
 
@@ -175,11 +185,10 @@ def readout_neuron(f, u, acc, lo, hi, keep_syn, gain_syn, keep_mem, gain_mem):
     return new_f, new_u
 
 
-@numba.njit(numba.types.UniTuple(_I64, 2)(_I64, _I64, _I64, numba.int64[:]), **JIT)
+@numba.njit(numba.types.UniTuple(_I64, 2)(_I64, _I64, _I64, numba.int64[::1]), **JIT)
 def readout_update(f, u, acc, c):
     """Section 4.3 for one int64 readout neuron: returns ``(new_F, new_U)``."""
-    keep_syn, gain_syn = decay_factors(c[2], c[4], c[3])
-    keep_mem, gain_mem = decay_factors(c[2], c[5], c[3])
+    keep_syn, gain_syn, keep_mem, gain_mem = layer_decay_factors(c.reshape((1, c.size)), 0)
     return readout_neuron(f, u, acc, c[0], c[1], keep_syn, gain_syn, keep_mem, gain_mem)
 
 
@@ -199,9 +208,7 @@ def lif_layer_update(current, membrane, acc, spikes, start, count, consts, layer
     may skip it.
     """
     lo, hi = cast_like(consts[layer, 0], current), cast_like(consts[layer, 1], current)
-    mode, frac = consts[layer, 2], consts[layer, 3]
-    keep_syn, gain_syn = decay_factors(mode, consts[layer, 4], frac)
-    keep_mem, gain_mem = decay_factors(mode, consts[layer, 5], frac)
+    keep_syn, gain_syn, keep_mem, gain_mem = layer_decay_factors(consts, layer)
     threshold, reset = cast_like(consts[layer, 6], current), consts[layer, 7]
     n_spikes = cast_like(0, current)
     nonzero = cast_like(0, current)
@@ -228,9 +235,7 @@ def readout_layer_update(f, u, acc, scores, start, count, consts, layer):
     type; ``acc`` is consumed and set back to 0), then ``scores[k] = max(scores[k], U_k[t+1])``. Returns 1
     if any state is nonzero, else 0."""
     lo, hi = cast_like(consts[layer, 0], f), cast_like(consts[layer, 1], f)
-    mode, frac = consts[layer, 2], consts[layer, 3]
-    keep_syn, gain_syn = decay_factors(mode, consts[layer, 4], frac)
-    keep_mem, gain_mem = decay_factors(mode, consts[layer, 5], frac)
+    keep_syn, gain_syn, keep_mem, gain_mem = layer_decay_factors(consts, layer)
     nonzero = cast_like(0, f)
     for k in range(numba.uint64(count)):
         j = numba.uint64(start) + k

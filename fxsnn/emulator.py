@@ -321,22 +321,22 @@ def _batch_kernel(
 
 
 def _pack(net: Network):
-    """Flatten the network for the kernels: signed weight terms (int32, computed once), offsets, constants."""
+    """Flatten the network for the kernels: signed weight terms (int32, computed once), offsets, constants,
+    and the arithmetic type (:func:`state_dtype`)."""
     n_layers = len(net.layers)
     sizes = np.array(net.sizes, dtype=np.int64)
     n_off = np.zeros(n_layers + 1, dtype=np.int64)
     np.cumsum(sizes[1:], out=n_off[1:])
-    blocks = []
-    for k in range(n_layers):
-        # |term| <= state_max < 2**31 (the Network checks it), so int32 holds every signed weight term
-        blocks.append(net.signed_weights(k).astype(np.int32).ravel())
+    signed = [net.signed_weights(k) for k in range(n_layers)]
+    # |term| <= state_max < 2**31 (the Network checks it), so int32 holds every signed weight term
+    blocks = [w.astype(np.int32).ravel() for w in signed]
     w_off = np.zeros(n_layers + 1, dtype=np.int64)
     np.cumsum([b.size for b in blocks], out=w_off[1:])
     weights = np.ascontiguousarray(np.concatenate(blocks), dtype=np.int32)
     consts = np.ascontiguousarray(
         np.stack([layer_constants(layer.params) for layer in net.layers]), dtype=np.int64
     )
-    return weights, w_off, sizes, n_off, consts
+    return weights, w_off, sizes, n_off, consts, _state_dtype(net, signed)
 
 
 #: int32 arithmetic is exact if every value the step computes lies in int32 (docs/fixed-point.md section 4.2:
@@ -355,11 +355,16 @@ def state_dtype(net: Network) -> type:
     """
     if not isinstance(net, Network):
         raise TypeError(f"state_dtype() needs a fxsnn.network.Network, not {type(net).__name__}")
-    for k, layer in enumerate(net.layers):
+    return _state_dtype(net, [net.signed_weights(k) for k in range(len(net.layers))])
+
+
+def _state_dtype(net: Network, signed: list) -> type:
+    """:func:`state_dtype` given each layer's signed weight terms (``_pack`` has them already)."""
+    for layer, w in zip(net.layers, signed, strict=True):
         state_bound = 1 << (layer.params.state_bits - 1)
-        w = net.signed_weights(k)
         acc_bound = max(
-            int(np.where(w > 0, w, 0).sum(axis=0).max()), int(np.where(w < 0, -w, 0).sum(axis=0).max())
+            int(np.where(w > 0, w, 0).sum(axis=0, dtype=np.int64).max()),
+            int(np.where(w < 0, -w, 0).sum(axis=0, dtype=np.int64).max()),
         )
         if 2 * state_bound > _INT32_MAX or state_bound + acc_bound > _INT32_MAX:
             return np.int64
@@ -463,8 +468,8 @@ def simulate(
                 f"threads must be in [1, {numba.config.NUMBA_NUM_THREADS}] (numba's thread pool size), "
                 f"not {threads!r}"
             )
-    weights, w_off, sizes, n_off, consts = _pack(net)
-    state = np.empty(0, dtype=state_dtype(net))  # carries the arithmetic type into the kernel
+    weights, w_off, sizes, n_off, consts, dtype = _pack(net)
+    state = np.empty(0, dtype=dtype)  # carries the arithmetic type into the kernel
     n_layers = len(net.layers)
     n_samples = events.n_samples
     n_total = int(n_off[-1])

@@ -1,8 +1,8 @@
 """Surrogate-gradient training whose forward pass is the integer arithmetic of docs/fixed-point.md.
 
-Forward (integer mode): every layer runs exactly the rules of sections 4.1-4.5 through the shared scalar
-kernels :func:`fxsnn._arith.lif_update` and :func:`fxsnn._arith.readout_update`, event-driven over the input
-events; the tests hold its scores and spike counts equal to :func:`fxsnn.emulator.simulate`.
+Forward (integer mode): every layer runs exactly the rules of sections 4.1-4.5 through the shared
+kernels :func:`fxsnn._arith.lif_layer_update` and :func:`fxsnn._arith.readout_neuron`, event-driven over the
+input events; the tests hold its scores and spike counts equal to :func:`fxsnn.emulator.simulate`.
 
 Backward: the float relaxation of the same network in float units (state = integer / sigma, decay factors
 ``a = d / 2**F`` and ``b`` likewise, threshold ``theta / sigma``)::
@@ -35,7 +35,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._arith import decay_factors, layer_constants, lif_layer_update, readout_neuron
+from ._arith import layer_constants, layer_decay_factors, lif_layer_update, readout_neuron
 from ._files import atomic_write
 from .errors import FxsnnError
 from .network import INHIBITORY, Layer, Network, neuron_types
@@ -213,9 +213,8 @@ def _forward_sample(
                             best_uf[k] = u_new
                             best_t[k] = t + 1
                 else:
-                    lo, hi, mode, frac = consts[ly, 0], consts[ly, 1], consts[ly, 2], consts[ly, 3]
-                    keep_syn, gain_syn = decay_factors(mode, consts[ly, 4], frac)
-                    keep_mem, gain_mem = decay_factors(mode, consts[ly, 5], frac)
+                    lo, hi = consts[ly, 0], consts[ly, 1]
+                    keep_syn, gain_syn, keep_mem, gain_mem = layer_decay_factors(consts, ly)
                     for k in range(n_out):
                         f_new, u_new = readout_neuron(
                             cur[base + k], mem[base + k], acc[base + k], lo, hi, keep_syn, gain_syn, keep_mem,
