@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._arith import JIT, layer_constants, lif_layer_update, readout_layer_update
+from ._arith import JIT, MODE_MULTIPLY, layer_constants, lif_layer_update, readout_layer_update
 from .encode import EventBatch
 from .network import Network
 
@@ -172,6 +172,36 @@ def _network_step(
             active[layer] = readout_layer_update(current, membrane, acc, scores, lo, n_out, consts, layer)
 
 
+@numba.njit(inline="always", **JIT)
+def _layer_silent(current, membrane, start, count, consts, layer):
+    """Whether the hidden layer's neurons (entries ``start .. start + count - 1``, holding ``I[t+1]`` and
+    ``V[t+1]``) can never spike again if they get no more input. Sufficient, not necessary: ``False`` only
+    means "not proven".
+
+    With no input the current only decays (``|decay(I)| <= |I|``, toward zero, no saturation), so a neuron
+    with ``I <= 0`` and ``V <= theta`` stays at or below ``theta``: a negative ``V`` decays toward zero, a
+    positive one does not grow (``d <= 2**F``), and ``I`` only pulls it down. With ``I > 0`` in multiply
+    mode, ``decay(I) <= I * d / 2**F``, so the currents still to come sum to at most
+    ``I * 2**F / (2**F - d)`` and every future membrane is at most ``max(V, 0)`` plus that sum: the neuron
+    is silent if that bound is ``<= theta``, tested without division as
+    ``I * 2**F <= (theta - max(V, 0)) * (2**F - d)`` in int64 (``I < 2**31``, ``F <= 16``: no overflow). In
+    shift mode a small positive current never decays (``x - (x >> k) = x`` for ``x < 2**k``), so only the
+    first test applies.
+    """
+    mode, frac = consts[layer, 2], consts[layer, 3]
+    threshold = consts[layer, 6]
+    one = np.int64(1) << frac
+    # den = 0 where positive currents cannot be bounded: then any I > 0 fails ``I * 2**F <= 0``.
+    den = one - consts[layer, 4] if mode == MODE_MULTIPLY else np.int64(0)
+    failed = np.int64(0)
+    for k in range(numba.uint64(count)):
+        j = numba.uint64(start) + k
+        i, v = np.int64(current[j]), np.int64(membrane[j])
+        bad = (max(i, 0) * one > (threshold - max(v, 0)) * den) | (v > threshold)
+        failed += np.int64(bad)
+    return failed == 0
+
+
 @numba.njit(**JIT)
 def _argmax_lowest(scores):
     """Section 4.5: index of the largest score, ties to the lowest index."""
@@ -219,6 +249,14 @@ def _run_sample(
     counts[:] = 0
     e = offsets[b]
     end = offsets[b + 1]
+    # Early stop (not when recording a trace): from the step of the last input event on, once every hidden
+    # layer is provably silent (_layer_silent, layer by layer: a silent layer sends the next one no input),
+    # no hidden state can change any output again, so only the readout runs on. Checked at growing
+    # intervals so a network that never qualifies (shift mode) pays for a few checks only.
+    last_event = steps[end - 1] if end > e else -1
+    next_check = last_event
+    gap = 1
+    readout = n_layers - 1
     for t in range(num_steps):
         first = e
         while e < end and steps[e] == t:
@@ -249,6 +287,23 @@ def _run_sample(
             tr_spikes[b, t, :] = spikes[:n_hidden]
             tr_current[b, t, :] = current
             tr_membrane[b, t, :] = membrane
+        elif t >= next_check:
+            silent = True
+            for layer in range(n_layers - 1):
+                if not _layer_silent(current, membrane, n_off[layer], sizes[layer + 1], consts, layer):
+                    silent = False
+                    break
+            if silent:
+                # The readout's input sums are zero from here on (acc was consumed).
+                for _ in range(t + 1, num_steps):
+                    if active[readout] == 0:
+                        break  # all zero and no input: stays zero, scores are final
+                    active[readout] = readout_layer_update(
+                        current, membrane, acc, scores, n_off[readout], sizes[readout + 1], consts, readout
+                    )
+                break
+            next_check = t + gap
+            gap *= 2
     return _argmax_lowest(scores)
 
 

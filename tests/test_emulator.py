@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fxsnn.emulator import SimResult, firing_rates_hz, simulate, state_dtype
+from fxsnn._arith import layer_constants, lif_update
+from fxsnn.emulator import SimResult, _layer_silent, firing_rates_hz, simulate, state_dtype
 from fxsnn.encode import EventBatch
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
 from fxsnn.reference import run_sample
@@ -501,3 +502,98 @@ def test_rejects_events_changed_after_validation(small, field, value, message):
     object.__setattr__(events, field, arr)
     with pytest.raises(ValueError, match=message):
         simulate(net, events)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Early stop: after the last input event, once every hidden layer is provably silent, only the readout runs.
+
+
+@numba.njit
+def _silent_one(current, membrane, consts):
+    return _layer_silent(np.array([current]), np.array([membrane]), 0, 1, consts, 0)
+
+
+@numba.njit
+def _spikes_without_input(current, membrane, consts, max_steps):
+    """Steps at which a lone neuron with state ``(I, V)`` and no more input spikes, up to ``max_steps``
+    (stops early at a fixed point). -1 if it never does."""
+    c = consts[0].copy()
+    for t in range(max_steps):
+        spike, new_current, new_membrane = lif_update(current, membrane, 0, c)
+        if spike:
+            return t
+        if new_current == current and new_membrane == membrane:
+            return -1
+        current, membrane = new_current, new_membrane
+    return -1
+
+
+@settings(max_examples=400, deadline=None)
+@given(params=layer_params(hidden=True), data=st.data())
+def test_layer_silent_is_sound(params, data):
+    """Whenever _layer_silent says a neuron is silent, it never spikes again without input."""
+    lo, hi = params.state_min, params.state_max
+    near = st.integers(max(lo, params.threshold - 64), min(hi, params.threshold + 64))
+    current = data.draw(st.integers(-64, 64) | st.integers(lo, hi) | st.sampled_from([lo, hi, 0, 1]))
+    membrane = data.draw(near | st.integers(lo, hi) | st.sampled_from([lo, hi, 0]))
+    consts = layer_constants(params)[None, :]
+    if _silent_one(np.int64(current), np.int64(membrane), consts):
+        assert _spikes_without_input(np.int64(current), np.int64(membrane), consts, 1 << 20) == -1
+
+
+def test_layer_silent_at_its_bound():
+    """Multiply mode, F = 12, d = 3354, theta = 1000, V = 100: the currents to come sum to at most
+    I * 4096 / 742, silent iff I * 4096 <= 900 * 742, i.e. I <= 163. Shift mode proves only I <= 0."""
+    params = LayerParams(state_bits=16, syn_decay=3354, mem_decay=3706, threshold=1000)
+    consts = layer_constants(params)[None, :]
+    assert _silent_one(np.int64(163), np.int64(100), consts)
+    assert not _silent_one(np.int64(164), np.int64(100), consts)
+    assert _silent_one(np.int64(-5000), np.int64(1000), consts)
+    assert not _silent_one(np.int64(-5000), np.int64(1001), consts)
+    assert _silent_one(np.int64(0), np.int64(-32768), consts)
+    shift = LayerParams(state_bits=16, decay_mode="shift", syn_decay=3, mem_decay=4, threshold=1000)
+    consts = layer_constants(shift)[None, :]
+    assert _silent_one(np.int64(0), np.int64(1000), consts)
+    assert not _silent_one(np.int64(1), np.int64(-32768), consts)
+    # d = 2**F: the current never decays, so no positive current is ever proven harmless
+    assert not _silent_one(np.int64(1), np.int64(0), layer_constants(LayerParams(syn_decay=4096))[None, :])
+
+
+def test_spikes_after_the_last_input_are_counted():
+    """One input spike at step 0; the hidden neuron's membrane crosses the threshold several steps later,
+    spikes again after the reset, then falls silent while the readout still rises: the early stop must wait
+    for all of that and give the reference's spike counts and scores."""
+    hidden = LayerParams(weight_bits=8, state_bits=16, threshold=600)
+    readout = LayerParams(weight_bits=8, state_bits=16, threshold=0)
+    net = Network(
+        (
+            Layer(hidden, np.array([[255]]), neuron_types(1, 1.0)),
+            Layer(readout, np.array([[255]]), np.zeros(1, np.int8)),
+        ),
+        num_steps=60,
+    )
+    events = EventBatch(np.zeros(1, np.int32), np.zeros(1, np.int32), np.array([0, 1]), 60, 1)
+    result = simulate(net, events)
+    ref = run_sample(net, *events.sample(0))
+    spike_steps = [t for t, step in enumerate(ref.trace) if step.spikes[0][0]]
+    assert spike_steps and spike_steps[0] > 1, spike_steps  # the test needs spikes after the input ends
+    assert tuple(result.spike_counts[0][0]) == ref.spike_counts[0]
+    assert tuple(result.scores[0]) == ref.scores
+    assert_emulator_matches_reference(net, events)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(data=st.data())
+def test_emulator_equals_reference_when_inputs_end_early(data):
+    """Inputs only in the first steps of a longer run, thresholds within a few weight terms: the early stop
+    is tried at every step after the last event and must never change a count or a score."""
+    net = data.draw(networks(active=True))
+    net = Network(net.layers, num_steps=data.draw(st.integers(20, 60)))
+    n_samples = data.draw(st.integers(1, 3))
+    end = data.draw(st.integers(1, 8))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    dense = np.zeros((n_samples, net.num_steps, net.n_inputs), dtype=np.uint8)
+    dense[:, :end] = rng.random((n_samples, end, net.n_inputs)) < data.draw(st.floats(0.2, 1.0))
+    assert_emulator_matches_reference(net, EventBatch.from_dense(dense))
