@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._arith import JIT, MODE_MULTIPLY, layer_constants, lif_layer_update, readout_layer_update
+from ._arith import JIT, MODE_MULTIPLY, cast_like, layer_constants, lif_layer_update, readout_layer_update
 from .encode import EventBatch
 from .network import Network
 
@@ -90,6 +90,9 @@ class SimResult:
 def _add_rows(sources, first, last, weights, w_base, n_out, acc, a_base):
     """Section 4.1: ``acc[a_base + j] += w[i][j]`` for each source ``i = sources[first:last]``, exactly, in
     ``acc``'s type (the emulator only uses int32 where no partial sum can leave it, :func:`state_dtype`).
+    ``weights`` holds signed weight terms: int32, or for the first layer (whose inputs are excitatory, so
+    its terms are never negative) the narrowest of uint8, uint16 and int32 that holds them: a quarter or
+    half of the bytes to read per event, which is what this loop is bound by.
 
     Four rows per pass over ``acc``: one load and one store of the sums per four rows, not per row. Indices,
     not slices: a view per event would cost two atomic reference-count updates."""
@@ -103,12 +106,16 @@ def _add_rows(sources, first, last, weights, w_base, n_out, acc, a_base):
         r2 = numba.uint64(w_base + np.int64(sources[e + 2]) * n_out)
         r3 = numba.uint64(w_base + np.int64(sources[e + 3]) * n_out)
         for j in range(n):
-            acc[base + j] += (weights[r0 + j] + weights[r1 + j]) + (weights[r2 + j] + weights[r3 + j])
+            acc[base + j] += cast_like(
+                (cast_like(weights[r0 + j], acc) + cast_like(weights[r1 + j], acc))
+                + (cast_like(weights[r2 + j], acc) + cast_like(weights[r3 + j], acc)),
+                acc,
+            )
         e += 4
     while e < last:
         row = numba.uint64(w_base + np.int64(sources[e]) * n_out)
         for j in range(n):
-            acc[base + j] += weights[row + j]
+            acc[base + j] += cast_like(weights[row + j], acc)
         e += 1
 
 
@@ -118,6 +125,7 @@ def _network_step(
     first,
     last,
     weights,
+    in_weights,
     w_off,
     sizes,
     n_off,
@@ -135,8 +143,9 @@ def _network_step(
 
     This step's input events are ``in_indices[first:last]``. Layer ``l`` owns entries
     ``n_off[l] .. n_off[l+1] - 1`` of the flat ``current``/``membrane``/``acc`` arrays (and of ``spikes``
-    and ``spike_list`` if hidden); its signed weight terms are ``weights[w_off[l]:w_off[l+1]]``, row-major
-    ``(sizes[l], sizes[l+1])``. ``spike_list`` receives the indices of each hidden layer's spiking neurons,
+    and ``spike_list`` if hidden); its weights are row-major ``(sizes[l], sizes[l+1])``: the first layer's
+    terms are ``in_weights`` (uint8 or uint16 when they fit, see :func:`_pack`), a later layer's are
+    ``weights[w_off[l]:w_off[l+1]]``. ``spike_list`` receives the indices of each hidden layer's spiking neurons,
     ``n_listed[l]`` how many; ``active[l]`` says whether the layer's state is nonzero; ``scores`` is updated
     with the readout's new ``U`` (section 4.5).
     """
@@ -154,7 +163,7 @@ def _network_step(
                 n_listed[layer] = 0
             continue
         if layer == 0:
-            _add_rows(in_indices, first, last, weights, w_off[0], n_out, acc, lo)
+            _add_rows(in_indices, first, last, in_weights, 0, n_out, acc, lo)
         elif n_src != 0:
             prev = n_off[layer - 1]
             _add_rows(spike_list, prev, prev + n_src, weights, w_off[layer], n_out, acc, lo)
@@ -220,6 +229,7 @@ def _run_sample(
     offsets,
     num_steps,
     weights,
+    in_weights,
     w_off,
     sizes,
     n_off,
@@ -266,6 +276,7 @@ def _run_sample(
             first,
             e,
             weights,
+            in_weights,
             w_off,
             sizes,
             n_off,
@@ -330,6 +341,7 @@ def _batch_kernel(
     offsets,
     num_steps,
     weights,
+    in_weights,
     w_off,
     sizes,
     n_off,
@@ -361,6 +373,7 @@ def _batch_kernel(
                 offsets,
                 num_steps,
                 weights,
+                in_weights,
                 w_off,
                 sizes,
                 n_off,
@@ -376,22 +389,29 @@ def _batch_kernel(
 
 
 def _pack(net: Network):
-    """Flatten the network for the kernels: signed weight terms (int32, computed once), offsets, constants,
-    and the arithmetic type (:func:`state_dtype`)."""
+    """Flatten the network for the kernels: the first layer's weight terms in the narrowest of uint8,
+    uint16 and int32 that holds its largest term ``weight_max << weight_shift`` (its inputs are excitatory,
+    so no term is negative), the later layers' signed weight terms (int32), offsets, constants, and the
+    arithmetic type (:func:`state_dtype`)."""
     n_layers = len(net.layers)
     sizes = np.array(net.sizes, dtype=np.int64)
     n_off = np.zeros(n_layers + 1, dtype=np.int64)
     np.cumsum(sizes[1:], out=n_off[1:])
     signed = [net.signed_weights(k) for k in range(n_layers)]
     # |term| <= state_max < 2**31 (the Network checks it), so int32 holds every signed weight term
-    blocks = [w.astype(np.int32).ravel() for w in signed]
+    # (the first layer's block stays empty: the kernels read in_weights instead)
+    blocks = [np.zeros(0, np.int32)] + [w.astype(np.int32).ravel() for w in signed[1:]]
     w_off = np.zeros(n_layers + 1, dtype=np.int64)
     np.cumsum([b.size for b in blocks], out=w_off[1:])
     weights = np.ascontiguousarray(np.concatenate(blocks), dtype=np.int32)
     consts = np.ascontiguousarray(
         np.stack([layer_constants(layer.params) for layer in net.layers]), dtype=np.int64
     )
-    return weights, w_off, sizes, n_off, consts, _state_dtype(net, signed)
+    first = net.layers[0].params
+    largest = first.weight_max << first.weight_shift
+    in_type = next(t for t in (np.uint8, np.uint16, np.int32) if largest <= np.iinfo(t).max)
+    in_weights = np.ascontiguousarray(signed[0], dtype=in_type).ravel()
+    return in_weights, weights, w_off, sizes, n_off, consts, _state_dtype(net, signed)
 
 
 #: int32 arithmetic is exact if every value the step computes lies in int32 (docs/fixed-point.md section 4.2:
@@ -523,7 +543,7 @@ def simulate(
                 f"threads must be in [1, {numba.config.NUMBA_NUM_THREADS}] (numba's thread pool size), "
                 f"not {threads!r}"
             )
-    weights, w_off, sizes, n_off, consts, dtype = _pack(net)
+    in_weights, weights, w_off, sizes, n_off, consts, dtype = _pack(net)
     state = np.empty(0, dtype=dtype)  # carries the arithmetic type into the kernel
     n_layers = len(net.layers)
     n_samples = events.n_samples
@@ -564,6 +584,7 @@ def simulate(
                 local_offsets,
                 num_steps,
                 weights,
+                in_weights,
                 w_off,
                 sizes,
                 n_off,

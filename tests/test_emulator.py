@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fxsnn._arith import layer_constants, lif_update
-from fxsnn.emulator import SimResult, _layer_silent, firing_rates_hz, simulate, state_dtype
+from fxsnn.emulator import SimResult, _layer_silent, _pack, firing_rates_hz, simulate, state_dtype
 from fxsnn.encode import EventBatch
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
 from fxsnn.reference import run_sample
@@ -597,3 +597,19 @@ def test_emulator_equals_reference_when_inputs_end_early(data):
     dense = np.zeros((n_samples, net.num_steps, net.n_inputs), dtype=np.uint8)
     dense[:, :end] = rng.random((n_samples, end, net.n_inputs)) < data.draw(st.floats(0.2, 1.0))
     assert_emulator_matches_reference(net, EventBatch.from_dense(dense))
+
+
+@pytest.mark.parametrize(
+    ("weight_bits", "weight_shift", "stored"),
+    [(8, 0, np.uint8), (9, 0, np.uint16), (8, 1, np.uint16), (16, 0, np.uint16), (16, 1, np.int32)],
+)
+def test_first_layer_weights_are_read_in_the_narrowest_type_that_holds_them(weight_bits, weight_shift, stored):
+    """The largest first-layer term (255, 511, 510, 65535, 131070) decides uint8, uint16 or int32 storage;
+    at each boundary the emulator still equals the reference, with every input firing at maximal weights."""
+    hidden = LayerParams(weight_bits=weight_bits, weight_shift=weight_shift, state_bits=28, threshold=1 << 20)
+    readout = LayerParams(weight_bits=8, state_bits=28)
+    net = _net(hidden, readout, (5, 3, 2), num_steps=12)
+    in_weights = _pack(net)[0]
+    assert in_weights.dtype == stored
+    assert int(in_weights.max()) == (1 << weight_bits) - 1 << weight_shift
+    assert_emulator_matches_reference(net, _all_inputs(2, 12, 5))
