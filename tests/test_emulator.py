@@ -613,3 +613,15 @@ def test_first_layer_weights_are_read_in_the_narrowest_type_that_holds_them(weig
     assert in_weights.dtype == stored
     assert int(in_weights.max()) == (1 << weight_bits) - 1 << weight_shift
     assert_emulator_matches_reference(net, _all_inputs(2, 12, 5))
+
+
+@pytest.mark.parametrize("sizes", [(9, 8, 16, 8), (3, 7, 9, 17), (5, 1, 1)])
+def test_layers_on_and_off_the_padding_boundary(sizes):
+    """The emulator pads each layer to whole 8-lane vectors; layers that fill them exactly, and ones that
+    leave 1 or 7 padding lanes, give the reference's results, with unpadded shapes."""
+    hidden = LayerParams(weight_bits=6, state_bits=16, threshold=90)
+    readout = LayerParams(weight_bits=6, state_bits=16)
+    net = _net(hidden, readout, sizes, ratio=0.75, weights="random", num_steps=16, seed=3)
+    rng = np.random.default_rng(4)
+    events = EventBatch.from_dense((rng.random((3, 16, sizes[0])) < 0.4).astype(np.uint8))
+    assert_emulator_matches_reference(net, events)
