@@ -3,8 +3,10 @@
 Event-driven: at each step a layer's input sum (section 4.1) is built by adding one signed weight row per
 input event (network inputs for the first layer, the previous layer's spikes of the same step otherwise),
 so the cost grows with the number of spikes, not with the input size. A layer whose state is all zero and
-which receives no event is skipped (it would stay zero and silent). The neuron arithmetic is
-:mod:`fxsnn._arith`'s; nothing here re-derives a rule.
+which receives no event is skipped (it would stay zero and silent), and once the inputs have ended and the
+hidden layers are provably silent, only the readout runs on (:func:`_layer_silent`). The neuron arithmetic
+is :mod:`fxsnn._arith`'s; nothing here re-derives a rule. Layers are padded to whole vectors (``_LANES``)
+with zero-weight neurons that stay at zero; the results leave them out.
 
 Samples are independent: the batch is split into chunks processed in parallel (``prange``), each sample
 writes only its own output rows, so the results never depend on the number of threads.
