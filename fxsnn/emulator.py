@@ -135,7 +135,6 @@ def _network_step(
     weights,
     in_weights,
     w_off,
-    sizes,
     widths,
     n_off,
     consts,
@@ -152,11 +151,12 @@ def _network_step(
 
     This step's input events are ``in_indices[first:last]``. Layer ``l`` owns entries
     ``n_off[l] .. n_off[l+1] - 1`` of the flat ``current``/``membrane``/``acc`` arrays (and of ``spikes``
-    and ``spike_list`` if hidden); its weights are row-major ``(sizes[l], widths[l+1])``: the first layer's
-    terms are ``in_weights`` (uint8 or uint16 when they fit, see :func:`_pack`), a later layer's are
-    ``weights[w_off[l]:w_off[l+1]]``. ``spike_list`` receives the indices of each hidden layer's spiking neurons,
-    ``n_listed[l]`` how many; ``active[l]`` says whether the layer's state is nonzero; ``scores`` is updated
-    with the readout's new ``U`` (section 4.5).
+    and ``spike_list`` if hidden), ``widths[l+1]`` of them (its neurons, padded to whole vectors); its
+    weights are row-major with ``widths[l+1]`` columns: the first layer's terms are ``in_weights`` (uint8 or
+    uint16 when they fit, see :func:`_pack`), a later layer's are ``weights[w_off[l]:w_off[l+1]]``.
+    ``spike_list`` receives the indices of each hidden layer's spiking neurons, ``n_listed[l]`` how many;
+    ``active[l]`` says whether the layer's state is nonzero; ``scores`` is updated with the readout's new
+    ``U`` (section 4.5).
     """
     n_layers = consts.shape[0]
     for layer in range(n_layers):
@@ -288,7 +288,6 @@ def _run_sample(
             weights,
             in_weights,
             w_off,
-            sizes,
             widths,
             n_off,
             consts,

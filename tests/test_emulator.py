@@ -603,7 +603,7 @@ def test_emulator_equals_reference_when_inputs_end_early(data):
     ("weight_bits", "weight_shift", "stored"),
     [(8, 0, np.uint8), (9, 0, np.uint16), (8, 1, np.uint16), (16, 0, np.uint16), (16, 1, np.int32)],
 )
-def test_first_layer_weights_are_read_in_the_narrowest_type_that_holds_them(weight_bits, weight_shift, stored):
+def test_first_layer_weights_are_stored_in_the_narrowest_type(weight_bits, weight_shift, stored):
     """The largest first-layer term (255, 511, 510, 65535, 131070) decides uint8, uint16 or int32 storage;
     at each boundary the emulator still equals the reference, with every input firing at maximal weights."""
     hidden = LayerParams(weight_bits=weight_bits, weight_shift=weight_shift, state_bits=28, threshold=1 << 20)
