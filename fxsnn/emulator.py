@@ -220,11 +220,12 @@ def _layer_silent(current, membrane, start, count, consts, layer):
     return failed == 0
 
 
-@numba.njit(**JIT)
-def _argmax_lowest(scores):
-    """Section 4.5: index of the largest score, ties to the lowest index."""
+@numba.njit(inline="always", **JIT)
+def _argmax_lowest(scores, count):
+    """Section 4.5: index of the largest of ``scores[:count]`` (the readout's neurons, not its padding),
+    ties to the lowest index."""
     best = 0
-    for k in range(1, scores.shape[0]):
+    for k in range(1, count):
         if scores[k] > scores[best]:
             best = k
     return best
@@ -325,7 +326,7 @@ def _run_sample(
                 break
             next_check = t + gap
             gap *= 2
-    return _argmax_lowest(scores[: sizes[n_layers]])
+    return _argmax_lowest(scores, sizes[n_layers])
 
 
 @numba.njit(inline="always", **JIT)
