@@ -46,12 +46,12 @@ NUM_STEPS = 100
 
 
 def load_fmnist(split: str, data_dir: Path | None) -> tuple[np.ndarray, str]:
-    """Images in [0, 1] (n, 784): through fxsnn.data if it can find them, else the idx files read directly."""
+    """Images in [0, 1] (n, 784): through fxsnn.datasets if it can find them, else the idx files read directly."""
     try:
-        from fxsnn.data import load_dataset
+        from fxsnn.datasets import load_dataset
 
         ds = load_dataset("fmnist", split, data_dir=data_dir, download=False)
-        return ds.images, "fxsnn.data.load_dataset('fmnist')"
+        return ds.images, "fxsnn.datasets.load_dataset('fmnist')"
     except Exception as exc:  # the data module is optional here; fall back to reading the idx file
         prefix = "t10k" if split == "test" else "train"
         path = (data_dir or DEFAULT_DATA) / f"{prefix}-images-idx3-ubyte.gz"

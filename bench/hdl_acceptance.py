@@ -30,12 +30,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from fxsnn.datasets import encode_dataset, load_dataset
+from fxsnn.emulator import simulate
 from fxsnn.hdl import cycle_model, generate
 from fxsnn.hdl.generate import lint
 from fxsnn.hdl.testbench import expected_trace, first_mismatch, run_core
-
-from fxsnn.data import encode_dataset, load_dataset
-from fxsnn.emulator import simulate
 
 TRAINED = Path(__file__).resolve().parent.parent / "runs" / "fmnist8" / "model.fxsnn"  # configs/fmnist.toml
 LATENCY = {"kind": "latency", "tau": 20.0, "threshold": 0.2}

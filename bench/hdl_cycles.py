@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from fxsnn.datasets import encode_dataset, load_dataset
+from fxsnn.emulator import simulate
 from fxsnn.hdl import cycle_model
 from fxsnn.hdl.testbench import run_core
-
-from fxsnn.data import encode_dataset, load_dataset
-from fxsnn.emulator import simulate
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hdl_acceptance import LATENCY, random_paper_network  # noqa: E402

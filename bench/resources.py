@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from fxsnn.hdl import generate
 
+from fxsnn.hdl import generate
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
 
 FAMILIES = {

@@ -32,8 +32,8 @@ def main(argv=None) -> int:
     import numba
     import numpy as np
 
-    from fxsnn.config import TrainConfig
     from fxsnn.training import Trainer, load_training_data
+    from fxsnn.training.config import TrainConfig
 
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     cfg = TrainConfig(dataset="fmnist", hidden=[100], ratio=0.8, s1=0.001, lr=0.01, batch_size=256,

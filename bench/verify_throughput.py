@@ -21,10 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from fxsnn.sim.runner import STEADY, verify
-
-from fxsnn.data import encode_dataset, load_dataset
+from fxsnn.datasets import encode_dataset, load_dataset
 from fxsnn.model import load_model
+from fxsnn.sim.runner import STEADY, verify
 
 
 def measure(model, events, sim: str, n: int, lanes: int, build_root: Path, chunk: int) -> dict:

@@ -7,26 +7,19 @@ sum can leave it, and doubles the SIMD width. Decay is computed as an exact floa
 :func:`decay`). The pure-Python rendering of the same rules is :mod:`fxsnn.reference`.
 
 The layer-wide helpers (:func:`lif_layer_update`, :func:`readout_layer_update`) are ``inline="always"``, so
-they are compiled into their callers. numba's on-disk cache normally checks only the caller's own source
-file, so an edit here would leave callers running stale arithmetic from the cache;
-:class:`_PackageCacheLocator` therefore stamps every fxsnn kernel's cache entry with the state of *all*
-of fxsnn's sources.
+they are compiled into their callers; :mod:`fxsnn._jit` makes numba's disk cache follow edits here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-
 import numba
-import numba.core.caching
 import numba.extending
 import numpy as np
 
+from ._jit import JIT
 from .network import LayerParams
 
 __all__ = [
-    "JIT",
     "MODE_MULTIPLY",
     "MODE_SHIFT",
     "RESET_ZERO",
@@ -43,38 +36,6 @@ __all__ = [
     "readout_layer_update",
     "layer_constants",
 ]
-
-class _PackageCacheLocator(numba.core.caching.InTreeCacheLocator):
-    """numba's in-tree cache (``__pycache__``) for fxsnn kernels, invalidated by an edit to any fxsnn source.
-
-    Kernels inline helpers from other modules (``inline="always"``), which numba's per-file stamp cannot see.
-    """
-
-    _package_dir = os.path.dirname(os.path.abspath(__file__))
-    _package_stamp = None
-
-    @classmethod
-    def from_function(cls, py_func, py_file):
-        if numba.config.CACHE_DIR or os.path.dirname(os.path.abspath(py_file)) != cls._package_dir:
-            return None  # NUMBA_CACHE_DIR set, or not an fxsnn kernel: numba's own locators decide
-        return super().from_function(py_func, py_file)
-
-    def get_source_stamp(self):
-        if _PackageCacheLocator._package_stamp is None:
-            entries = []
-            for name in sorted(os.listdir(self._package_dir)):
-                if name.endswith(".py"):
-                    st = os.stat(os.path.join(self._package_dir, name))
-                    entries.append((name, st.st_mtime_ns, st.st_size))
-            _PackageCacheLocator._package_stamp = hashlib.sha256(repr(entries).encode()).hexdigest()
-        return (super().get_source_stamp(), _PackageCacheLocator._package_stamp)
-
-
-if _PackageCacheLocator not in numba.core.caching.CacheImpl._locator_classes:
-    numba.core.caching.CacheImpl._locator_classes.insert(0, _PackageCacheLocator)
-
-#: numba options for every fxsnn kernel (used with njit, so never object mode): cached on disk, GIL released.
-JIT = {"nogil": True, "cache": True}
 
 MODE_MULTIPLY = 0
 MODE_SHIFT = 1

@@ -19,7 +19,7 @@ import math
 import numba
 import numpy as np
 
-from ._arith import JIT
+from ._jit import JIT
 from .network import EXCITATORY, INHIBITORY
 
 __all__ = ["population_rates_hz", "van_rossum_matrix", "van_rossum_groups", "PAIR_GROUPS"]

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._arith import JIT, MODE_MULTIPLY, cast_like, layer_constants, lif_layer_update, readout_layer_update
+from ._arith import MODE_MULTIPLY, cast_like, layer_constants, lif_layer_update, readout_layer_update
+from ._jit import JIT
 from .encode import EventBatch
 from .network import Network
 

@@ -51,6 +51,8 @@ from zlib import error as zlib_error
 import numpy as np
 
 from ._files import atomic_write
+from .datasets.registry import DATASETS
+from .encode import normalize_encoder
 from .errors import FxsnnError
 from .network import EXCITATORY, INHIBITORY, Layer, LayerParams, Network, ParameterError
 
@@ -72,7 +74,7 @@ MODEL_TYPE = "fxsnn.model"
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".fxsnn"
 HEADER_NAME = "header.json"
-DATASET_NAMES = ("digits", "fmnist", "mnist", "shd")
+DATASET_NAMES = tuple(DATASETS)
 WEIGHT_DTYPE = np.dtype("<u2")  # magnitudes are at most 16 bits (LayerParams.weight_bits <= 16)
 TYPES_DTYPE = np.dtype("|u1")
 #: A header larger than this is not one fxsnn wrote (guards against reading huge junk into memory).
@@ -99,7 +101,7 @@ def _float(name: str, value) -> float:
 def validate_encoder(encoder) -> dict:
     """Check an encoder description and return it normalised, every parameter filled in as a float.
 
-    The rules are :func:`fxsnn.data.normalize_encoder`'s (written once, where the encoders live):
+    The rules are :func:`fxsnn.encode.normalize_encoder`'s (written once, where the encoders live):
     ``{"kind": "latency", "tau": 20.0, "threshold": 0.2}`` (tau > 0, 0 < threshold < 1),
     ``{"kind": "rate", "max_rate": p}`` (spike probability per step at pixel value 1, 0 < p <= 1), or
     ``{"kind": "bins", "max_time": s}`` (SHD: recorded spikes binned over ``[0, s)`` seconds).
@@ -109,8 +111,6 @@ def validate_encoder(encoder) -> dict:
     ParameterError
         Naming the bad key or value.
     """
-    from .data import normalize_encoder
-
     try:
         return normalize_encoder(encoder)
     except FxsnnError as exc:

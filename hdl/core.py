@@ -24,8 +24,9 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..errors import UsageError
-from ..network import Network
+from fxsnn.errors import UsageError
+from fxsnn.network import Network
+
 from .cycles import groups
 from .datapath import NeuronDatapath
 from .spram import SpramWeights, spram_geometry

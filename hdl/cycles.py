@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
+from fxsnn.network import Network
 
 __all__ = ["cycle_model", "groups", "CYCLE_MODEL_FORMULA"]
 

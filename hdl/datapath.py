@@ -16,7 +16,7 @@ from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..network import LayerParams
+from fxsnn.network import LayerParams
 
 __all__ = ["NeuronDatapath", "saturate", "decay"]
 

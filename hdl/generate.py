@@ -20,10 +20,11 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-from .. import __version__
-from .._files import atomic_write
-from ..errors import FxsnnError, UsageError
-from ..network import Network
+from fxsnn import __version__
+from fxsnn._files import atomic_write
+from fxsnn.errors import FxsnnError, UsageError
+from fxsnn.network import Network
+
 from .core import SpikingCore
 from .cycles import CYCLE_MODEL_FORMULA, groups
 
@@ -59,7 +60,7 @@ def _resolve(model_or_network):
     if isinstance(model_or_network, Network):
         return model_or_network, None
     if isinstance(model_or_network, (str, os.PathLike)):
-        from ..model import load_model
+        from fxsnn.model import load_model
 
         model_or_network = load_model(model_or_network)
     network = getattr(model_or_network, "network", None)

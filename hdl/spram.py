@@ -21,7 +21,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..errors import UsageError
+from fxsnn.errors import UsageError
 
 __all__ = ["SpramWeights", "Spram256kModel", "spram_geometry", "SPRAM_WORDS", "SPRAM_BLOCKS"]
 

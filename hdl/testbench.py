@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from amaranth.sim import Simulator
 
-from ..encode import EventBatch
-from ..network import Network
+from fxsnn.encode import EventBatch
+from fxsnn.network import Network
+
 from .core import SpikingCore
 from .cycles import cycle_model
 

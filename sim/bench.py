@@ -24,8 +24,9 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge, Timer, with_timeout
 
-from ..emulator import simulate
-from ..hdl.cycles import cycle_model
+from fxsnn.emulator import simulate
+from fxsnn.hdl.cycles import cycle_model
+
 from .checker import Checker
 from .streams import read_hex_columns, write_stimulus
 from .wrapper import STIM_DEPTH_BITS, Field

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..emulator import SimResult
-from ..network import Network
+from fxsnn.emulator import SimResult
+from fxsnn.network import Network
 
 __all__ = ["Mismatch", "Checker", "expected_trace_beats"]
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import FxsnnError, UsageError
+from fxsnn.errors import FxsnnError, UsageError
 
 __all__ = ["register", "run", "render"]
 
@@ -46,8 +46,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> dict:
-    from ..data import encode_dataset, load_dataset
-    from ..model import load_model
+    from fxsnn.datasets import encode_dataset, load_dataset
+    from fxsnn.model import load_model
+
     from .runner import RANDOM_PRESSURE, STEADY, verify
 
     if args.samples < 1:

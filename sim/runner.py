@@ -16,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..encode import EventBatch
-from ..errors import FxsnnError, UsageError
-from ..network import Network
+from fxsnn.encode import EventBatch
+from fxsnn.errors import FxsnnError, UsageError
+from fxsnn.network import Network
+
 from .simulators import SimulatorInfo, activate, find_simulator
 from .streams import harness_ports, stimulus_words
 from .wrapper import HARNESS_TOP, harness_verilog
@@ -36,7 +37,7 @@ class VerificationFailed(FxsnnError):
 
 
 def _generate_module():
-    from ..hdl import generate as gen  # the function once fxsnn.hdl exports it, else the module
+    from fxsnn.hdl import generate as gen  # the function once fxsnn.hdl exports it, else the module
 
     return gen if callable(gen) else gen.generate
 

@@ -21,7 +21,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import FxsnnError
+from fxsnn.errors import FxsnnError
 
 __all__ = [
     "SIMULATORS",

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..encode import EventBatch
-from ..errors import FxsnnError
+from fxsnn.encode import EventBatch
+from fxsnn.errors import FxsnnError
+
 from .wrapper import Field, HarnessPorts
 
 __all__ = [

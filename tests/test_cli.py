@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fxsnn.cli import main
-from fxsnn.data import encode_dataset, load_dataset
+from fxsnn.datasets import encode_dataset, load_dataset
 from fxsnn.emulator import firing_rates_hz, simulate
 from fxsnn.model import Model, make_provenance, save_model
 from fxsnn.network import Layer, LayerParams, Network, neuron_types

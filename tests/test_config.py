@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from fxsnn.cli import main
-from fxsnn.config import DEFAULT_WEIGHT_RANGE, TrainConfig, load_config
 from fxsnn.errors import UsageError
+from fxsnn.training.config import DEFAULT_WEIGHT_RANGE, TrainConfig, load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

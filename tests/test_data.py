@@ -3,6 +3,7 @@ the encoders, and the encoding cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import hashlib
@@ -18,9 +19,9 @@ import numba
 import numpy as np
 import pytest
 
-from fxsnn import data
-from fxsnn.data import Dataset, encode_dataset, load_dataset, normalize_encoder, rate_encode
-from fxsnn.encode import latency_encode
+from fxsnn.datasets import Dataset, cache_root, encode_dataset, load_dataset, registry
+from fxsnn.datasets import encoded as encoded_module
+from fxsnn.encode import normalize_encoder, rate_encode
 from fxsnn.errors import FxsnnError, UsageError
 
 #: The real MNIST / Fashion-MNIST files: FXSNN_DATA_DIR's first entry (as CI sets it), else the shared folder.
@@ -33,10 +34,15 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for var in ("FXSNN_DATA_DIR", "FXSNN_OFFLINE", "FXSNN_NO_CACHE"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(data, "_DEBIAN_DIRS", {"fmnist": (tmp_path / "debian" / "fashion-mnist",)})
-    data._MEMORY_CACHE.clear()
+    patch_info(monkeypatch, "fmnist", system_dirs=(tmp_path / "debian" / "fashion-mnist",))
+    encoded_module._MEMORY_CACHE.clear()
     yield
-    data._MEMORY_CACHE.clear()
+    encoded_module._MEMORY_CACHE.clear()
+
+
+def patch_info(monkeypatch, name: str, **changes) -> None:
+    """Replace fields of data set ``name``'s registry entry for one test."""
+    monkeypatch.setitem(registry.DATASETS, name, dataclasses.replace(registry.DATASETS[name], **changes))
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -65,7 +71,7 @@ def small_split(seed: int, n: int = 6) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_split(folder: Path, split: str, seed: int, compress: bool = True, n: int = 6):
-    prefix = data._IDX_PREFIX[split]
+    prefix = registry.IDX_PREFIX[split]
     images, labels = small_split(seed, n)
     write_idx(folder / f"{prefix}-images-idx3-ubyte", images, compress)
     write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels, compress)
@@ -137,7 +143,7 @@ def test_idx_lecun_spelling_and_env_var_with_subfolders(tmp_path, monkeypatch):
 
 def test_search_order_data_dir_then_env_then_cache_then_debian(tmp_path, monkeypatch):
     explicit, env, debian = tmp_path / "explicit", tmp_path / "env", tmp_path / "debian" / "fashion-mnist"
-    cache = data.cache_root() / "fmnist"
+    cache = cache_root() / "fmnist"
     monkeypatch.setenv("FXSNN_DATA_DIR", str(env))
     folders = [explicit / "fashion-mnist", env, cache, debian]
     for seed, folder in enumerate(folders):
@@ -273,7 +279,7 @@ def test_missing_and_offline_names_every_place_and_the_fixes(tmp_path, monkeypat
         tmp_path / "given" / "fashion-mnist",
         tmp_path / "envdir",
         tmp_path / "envdir" / "fashion-mnist",
-        data.cache_root() / "fmnist",
+        cache_root() / "fmnist",
         tmp_path / "debian" / "fashion-mnist",
     ]
     for place in places:
@@ -328,11 +334,10 @@ def serve_split(folder: Path, split: str, seed: int) -> tuple[np.ndarray, dict[s
 def test_download_with_checksum_into_the_cache(file_server, monkeypatch):
     base, folder, requests = file_server
     images, sums = serve_split(folder, "test", seed=20)
-    monkeypatch.setitem(data._URLS, "mnist", (base,))
-    monkeypatch.setitem(data._GZ_SHA256, "mnist", sums)
+    patch_info(monkeypatch, "mnist", urls=(base,), gz_sha256=sums)
     ds = load_dataset("mnist", "test", progress=False)
     assert np.array_equal(ds.images, images.reshape(6, -1) / 255.0)
-    cache = data.cache_root() / "mnist"
+    cache = cache_root() / "mnist"
     assert sorted(p.name for p in cache.iterdir()) == [
         "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz",
@@ -346,15 +351,14 @@ def test_download_with_wrong_checksum_is_discarded(file_server, monkeypatch):
     base, folder, requests = file_server
     _, sums = serve_split(folder, "train", seed=21)
     sums["train-images-idx3-ubyte.gz"] = "0" * 64
-    monkeypatch.setitem(data._URLS, "fmnist", (base,))
-    monkeypatch.setitem(data._GZ_SHA256, "fmnist", sums)
+    patch_info(monkeypatch, "fmnist", urls=(base,), gz_sha256=sums)
     with pytest.raises(FxsnnError) as info:
         load_dataset("fmnist", "train", progress=False)
     message = str(info.value)
     assert f"{base}train-images-idx3-ubyte.gz: checksum mismatch (SHA-256 " in message
     assert f"expected {'0' * 64}); download discarded" in message
     assert "Download into" in message and "failed" in message
-    cache = data.cache_root() / "fmnist"
+    cache = cache_root() / "fmnist"
     assert not cache.exists() or list(cache.iterdir()) == []  # no partial or unverified file left behind
 
 
@@ -362,8 +366,7 @@ def test_download_falls_back_to_the_next_mirror(file_server, monkeypatch, tmp_pa
     base, folder, requests = file_server
     images, sums = serve_split(folder, "test", seed=22)
     missing_mirror = base + "no-such-mirror/"
-    monkeypatch.setitem(data._URLS, "mnist", (missing_mirror, base))
-    monkeypatch.setitem(data._GZ_SHA256, "mnist", sums)
+    patch_info(monkeypatch, "mnist", urls=(missing_mirror, base), gz_sha256=sums)
     ds = load_dataset("mnist", "test", progress=False)
     assert np.array_equal(ds.images, images.reshape(6, -1) / 255.0)
     assert requests.count("/no-such-mirror/t10k-images-idx3-ubyte.gz") == 1
@@ -371,7 +374,7 @@ def test_download_falls_back_to_the_next_mirror(file_server, monkeypatch, tmp_pa
 
 def test_download_failure_is_reported_with_the_searched_places(file_server, monkeypatch):
     base, folder, requests = file_server
-    monkeypatch.setitem(data._URLS, "mnist", (base,))
+    patch_info(monkeypatch, "mnist", urls=(base,))
     with pytest.raises(
         FxsnnError,
         match=r"MNIST \(mnist\) not found: .* Download into .* failed: .*HTTP Error 404.*retry when online",
@@ -469,7 +472,7 @@ def test_shd_corrupt_files(tmp_path):
     gz.write_bytes(gzip.compress(good)[:-30])
     with pytest.raises(FxsnnError, match=rf"{gz}: corrupt or truncated gzip file"):
         load_dataset("shd", "test", data_dir=tmp_path)
-    assert not list((data.cache_root() / "shd").glob("*.part"))
+    assert not list((cache_root() / "shd").glob("*.part"))
 
 
 def test_shd_missing_points_to_its_source(tmp_path):
@@ -519,15 +522,25 @@ def test_latency_encoder_matches_the_paper_formula_on_hand_picked_pixels():
     assert normalize_encoder({"kind": "latency"}) == {"kind": "latency", "tau": 20.0, "threshold": 0.2}
 
 
-def test_dataset_latency_encoding_equals_latency_encode():
+def test_latency_encoding_equals_the_formula_pixel_by_pixel():
+    """encode_dataset's latency events equal a plain-Python reading of the formula (docs/paper.md), in the
+    EventBatch order (sorted by step, then input), for several T, tau and thresholds."""
     ds = load_dataset("digits", "test")
+    images = ds.images[:40]
+    subset = image_dataset(images)
     for num_steps, tau, threshold in [(100, 20.0, 0.2), (7, 3.0, 0.05), (300, 50.0, 0.6)]:
         ours = encode_dataset(
-            ds, {"kind": "latency", "tau": tau, "threshold": threshold}, num_steps, cache=False
+            subset, {"kind": "latency", "tau": tau, "threshold": threshold}, num_steps, cache=False
         )
-        reference = latency_encode(ds.images, num_steps, tau=tau, threshold=threshold)
-        for field in ("steps", "indices", "offsets"):
-            assert np.array_equal(getattr(ours, field), getattr(reference, field)), (num_steps, field)
+        for b, pixels in enumerate(images):
+            expected = []
+            for i, x in enumerate(pixels):
+                if x < threshold:
+                    continue
+                t = num_steps - 1 if x == threshold else min(math.floor(tau * math.log(x / (x - threshold))),
+                                                            num_steps - 1)
+                expected.append((t, i))
+            assert events_of(ours, b) == sorted(expected), (num_steps, b)
         assert (ours.num_steps, ours.num_inputs) == (num_steps, 64)
 
 
@@ -554,7 +567,7 @@ def test_rate_encoder_statistics():
 def test_rate_encoder_is_seeded_and_reproducible():
     ds = image_dataset(np.random.default_rng(0).random((130, 20)))  # more than one block of 64 samples
     a = encode_dataset(ds, {"kind": "rate", "max_rate": 0.3}, 50, seed=1)
-    data._MEMORY_CACHE.clear()
+    encoded_module._MEMORY_CACHE.clear()
     b = encode_dataset(ds, {"kind": "rate", "max_rate": 0.3}, 50, seed=1)
     c = encode_dataset(ds, {"kind": "rate", "max_rate": 0.3}, 50, seed=2)
     assert a is not b and np.array_equal(a.to_dense(), b.to_dense())
@@ -622,13 +635,13 @@ def test_bad_encode_arguments_are_rejected():
 
 def test_encoding_is_cached_in_memory_and_on_disk(monkeypatch, tmp_path):
     calls = []
-    real = data._encode_uncached
+    real = encoded_module._encode_uncached
 
     def counting(*args):
         calls.append(args[1:])
         return real(*args)
 
-    monkeypatch.setattr(data, "_encode_uncached", counting)
+    monkeypatch.setattr(encoded_module, "_encode_uncached", counting)
     write_split(tmp_path / "d", "test", seed=30)
     ds = load_dataset("fmnist", "test", data_dir=tmp_path / "d", download=False)
     spec = {"kind": "latency"}
@@ -636,9 +649,9 @@ def test_encoding_is_cached_in_memory_and_on_disk(monkeypatch, tmp_path):
     assert len(calls) == 1
     assert encode_dataset(ds, {"kind": "latency", "tau": 20, "threshold": 0.2}, 100) is first  # memory hit
     assert len(calls) == 1
-    files = list((data.cache_root() / "encoded").glob("fmnist-test-latency-T100-*.npz"))
+    files = list((cache_root() / "encoded").glob("fmnist-test-latency-T100-*.npz"))
     assert len(files) == 1
-    data._MEMORY_CACHE.clear()
+    encoded_module._MEMORY_CACHE.clear()
     reloaded = load_dataset("fmnist", "test", data_dir=tmp_path / "d", download=False)
     from_disk = encode_dataset(reloaded, spec, 100)  # a new process would see this: disk hit
     assert len(calls) == 1
@@ -648,7 +661,7 @@ def test_encoding_is_cached_in_memory_and_on_disk(monkeypatch, tmp_path):
     encode_dataset(ds, spec, 100, seed=5)  # latency ignores the seed: still cached
     assert len(calls) == 3
     # a corrupt cache file is replaced, not trusted
-    data._MEMORY_CACHE.clear()
+    encoded_module._MEMORY_CACHE.clear()
     files[0].write_bytes(b"garbage")
     again = encode_dataset(ds, spec, 100)
     assert len(calls) == 4 and np.array_equal(again.to_dense(), first.to_dense())
@@ -658,8 +671,8 @@ def test_encoding_is_cached_in_memory_and_on_disk(monkeypatch, tmp_path):
     other = load_dataset("fmnist", "test", data_dir=tmp_path / "d2", download=False)
     encode_dataset(other, spec, 100)
     assert len(calls) == 5
-    assert len(list((data.cache_root() / "encoded").glob("*.npz"))) == 4
-    assert not list((data.cache_root() / "encoded").glob("*.part"))
+    assert len(list((cache_root() / "encoded").glob("*.npz"))) == 4
+    assert not list((cache_root() / "encoded").glob("*.part"))
 
 
 def test_hand_built_datasets_with_equal_names_do_not_share_cache_entries():
@@ -674,4 +687,4 @@ def test_disk_cache_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("FXSNN_NO_CACHE", "1")
     ds = load_dataset("digits", "test")
     encode_dataset(ds, {"kind": "latency"}, 20)
-    assert not (data.cache_root() / "encoded").exists()
+    assert not (cache_root() / "encoded").exists()

@@ -9,10 +9,10 @@ import itertools
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from fxsnn.hdl import NeuronDatapath
 
 from fxsnn import reference
 from fxsnn._arith import layer_constants, lif_update, readout_update
+from fxsnn.hdl import NeuronDatapath
 from fxsnn.network import LayerParams
 
 CONFIGS = [

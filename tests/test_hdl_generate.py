@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from fxsnn.hdl import SpikingCore, cycle_model, generate
-from fxsnn.hdl.generate import LINT_WAIVERS, lint, verilator_path
 
 from fxsnn.cli import main
+from fxsnn.hdl import SpikingCore, cycle_model, generate
+from fxsnn.hdl.generate import LINT_WAIVERS, lint, verilator_path
 from fxsnn.model import Model, save_model
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
 

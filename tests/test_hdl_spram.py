@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fxsnn.hdl import SpikingCore, generate
-from fxsnn.hdl.testbench import expected_trace, first_mismatch, run_core
 
 from fxsnn.emulator import simulate
 from fxsnn.encode import EventBatch
 from fxsnn.errors import UsageError
+from fxsnn.hdl import SpikingCore, generate
+from fxsnn.hdl.testbench import expected_trace, first_mismatch, run_core
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
 
 

@@ -6,8 +6,8 @@ import os
 
 import numba.core.caching
 
-from fxsnn import _arith, emulator
-from fxsnn._arith import _PackageCacheLocator
+from fxsnn import _jit, emulator
+from fxsnn._jit import _PackageCacheLocator
 
 
 def test_fxsnn_kernels_use_the_package_locator():
@@ -34,4 +34,4 @@ def test_editing_any_package_source_changes_every_kernel_stamp(tmp_path, monkeyp
     monkeypatch.setattr(_PackageCacheLocator, "_package_stamp", None)  # a new process
     after = locator.get_source_stamp()
     assert before[0] == after[0] and before[1] != after[1]
-    assert _arith.JIT["cache"] is True
+    assert _jit.JIT["cache"] is True

@@ -19,12 +19,12 @@ import os
 
 import numpy as np
 import pytest
-from fxsnn.sim.runner import RANDOM_PRESSURE, STEADY, verify
-from fxsnn.sim.simulators import SimulatorUnavailable, find_simulator
 
 from fxsnn.emulator import simulate
 from fxsnn.encode import EventBatch
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
+from fxsnn.sim.runner import RANDOM_PRESSURE, STEADY, verify
+from fxsnn.sim.simulators import SimulatorUnavailable, find_simulator
 
 pytestmark = pytest.mark.sim
 

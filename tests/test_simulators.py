@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from fxsnn.emulator import simulate
+from fxsnn.encode import EventBatch
+from fxsnn.network import Layer, LayerParams, Network, neuron_types
 from fxsnn.sim import simulators
 from fxsnn.sim.checker import Checker, expected_trace_beats
 from fxsnn.sim.simulators import SimulatorInfo, SimulatorUnavailable, find_simulator
 from fxsnn.sim.streams import CaptureError, read_hex_columns, stimulus_words
 from fxsnn.sim.wrapper import Field
-
-from fxsnn.emulator import simulate
-from fxsnn.encode import EventBatch
-from fxsnn.network import Layer, LayerParams, Network, neuron_types
 
 
 def _net(seed=0, steps=5):

@@ -8,9 +8,9 @@ import numba
 import numpy as np
 import pytest
 
-from fxsnn.config import TrainConfig
 from fxsnn.encode import EventBatch
 from fxsnn.training import SURROGATE_SCALE, Trainer, TrainingData, forward_network
+from fxsnn.training.config import TrainConfig
 
 
 def _random_data(rng, n_in=6, n_classes=3, n_train=40, n_test=16, steps=14, p=0.15):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import load_config
+from ..training.config import load_config
 from .train import add_network_arguments, network_overrides
 
 __all__ = ["register", "run", "render"]
@@ -28,14 +28,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> dict:
-    from ..data import default_encoder, encode_dataset, load_dataset
+    from ..datasets import default_encoder, encode_dataset, load_dataset
     from ..training import Trainer, TrainingData, network_rates_hz
 
     overrides = network_overrides(args)
     overrides["dataset"] = overrides["dataset"] or "digits"
     config = load_config(args.config, overrides)
     ds = load_dataset(config.dataset, "train", data_dir=config.data_dir)
-    encoder = dict(config.encoder) if config.encoder is not None else default_encoder(ds)
+    encoder = dict(config.encoder) if config.encoder is not None else default_encoder(ds.name, ds.max_time)
     steps = config.steps if config.steps is not None else ds.num_steps_hint
     n_cal = min(256, len(ds))
     events = encode_dataset(ds, encoder, steps, seed=config.seed).select(np.arange(n_cal))

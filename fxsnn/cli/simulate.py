@@ -121,7 +121,7 @@ def _check_args(args) -> None:
 
 def run(args, model=None) -> dict:
     """Run ``args.model`` (or the already loaded ``model`` of that file) on the data set; see module doc."""
-    from .. import data
+    from .. import datasets
     from ..emulator import simulate
 
     _check_args(args)
@@ -130,14 +130,14 @@ def run(args, model=None) -> dict:
     net = model.network
     name = args.dataset or model.dataset
     if name is None:
-        choices = ", ".join(data.DATASETS)
+        choices = ", ".join(datasets.DATASETS)
         raise UsageError(f"model {args.model!r} records no data set; pass --dataset ({choices})")
-    if name not in data.DATASETS:
-        raise UsageError(f"unknown data set {name!r}; choose one of {', '.join(data.DATASETS)}")
-    if args.split not in data.SPLITS:
-        raise UsageError(f"unknown split {args.split!r}; choose one of {', '.join(data.SPLITS)}")
+    if name not in datasets.DATASETS:
+        raise UsageError(f"unknown data set {name!r}; choose one of {', '.join(datasets.DATASETS)}")
+    if args.split not in datasets.SPLITS:
+        raise UsageError(f"unknown split {args.split!r}; choose one of {', '.join(datasets.SPLITS)}")
 
-    ds = data.load_dataset(name, args.split, data_dir=args.data_dir, progress=False if args.json else None)
+    ds = datasets.load_dataset(name, args.split, data_dir=args.data_dir, progress=False if args.json else None)
     if ds.n_inputs != net.n_inputs:
         raise FxsnnError(
             f"model {args.model!r} has {net.n_inputs} inputs but data set {name!r} has {ds.n_inputs}; "
@@ -149,7 +149,7 @@ def run(args, model=None) -> dict:
             f"model {args.model!r} has {net.n_outputs} outputs but data set {name!r} has "
             f"{ds.n_classes} classes"
         )
-    events = data.encode_dataset(ds, model.encoder, net.num_steps, seed=args.seed)
+    events = datasets.encode_dataset(ds, model.encoder, net.num_steps, seed=args.seed)
     labels = np.asarray(ds.labels, dtype=np.int64)
     if args.limit is not None and args.limit < events.n_samples:
         events = events.select(slice(0, args.limit))

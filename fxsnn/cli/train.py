@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 import time
 
-from ..config import load_config
 from ..errors import UsageError
+from ..training.config import load_config
 
 __all__ = ["register", "run", "render", "add_network_arguments", "network_overrides"]
 

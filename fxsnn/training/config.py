@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["TrainConfig", "load_config", "DEFAULT_WEIGHT_RANGE"]
 
