@@ -1,6 +1,10 @@
-"""Errors that the CLI turns into one clear line on stderr and a non-zero exit."""
+"""fxsnn's own errors: the ones the CLI turns into one clear line on stderr and a non-zero exit.
 
-__all__ = ["FxsnnError", "UsageError"]
+Anything else that escapes a command is a bug in fxsnn, and the CLI shows its traceback as such
+(:func:`fxsnn.cli.main`).
+"""
+
+__all__ = ["FxsnnError", "UsageError", "ParameterError"]
 
 
 class FxsnnError(Exception):
@@ -13,3 +17,8 @@ class UsageError(FxsnnError):
     """Bad arguments or configuration."""
 
     exit_code = 2
+
+
+class ParameterError(UsageError, ValueError):
+    """A value outside its documented range (docs/fixed-point.md for network parameters); also a
+    ``ValueError``, as Python callers expect of a bad argument."""

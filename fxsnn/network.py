@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .errors import ParameterError
+
 __all__ = [
     "DECAY_MODES",
     "RESET_MODES",
@@ -33,10 +35,6 @@ MIN_WEIGHT_BITS, MAX_WEIGHT_BITS = 2, 16
 MIN_STATE_BITS, MAX_STATE_BITS = 8, 32
 MAX_WEIGHT_SHIFT = 15
 MIN_FRAC_BITS, MAX_FRAC_BITS = 1, 16
-
-
-class ParameterError(ValueError):
-    """A network parameter is out of its documented range (see docs/fixed-point.md)."""
 
 
 def _check_int(name: str, value, lo: int, hi: int) -> None:

@@ -7,8 +7,9 @@ Each subcommand lives in its own module with two functions:
 - ``render(result) -> str`` (optional) turns the dict into text for humans.
 
 Every subcommand gets ``--json``: then exactly one JSON object (the dict from ``run``) goes to stdout.
-Errors (:class:`fxsnn.errors.FxsnnError`, bad parameters, missing files) become one line on stderr,
-``fxsnn: error: ...``, and a non-zero exit status.
+fxsnn's own errors (:class:`fxsnn.errors.FxsnnError` and its subclasses) become one line on stderr,
+``fxsnn: error: ...``, and a non-zero exit status. Any other exception is a bug in fxsnn: its traceback is
+shown, followed by one line saying so, and the exit status is 70 (``EX_SOFTWARE``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ import importlib
 import json
 import os
 import sys
+import traceback
 
 from ..errors import FxsnnError
-from ..network import ParameterError
 
 #: Subcommand modules, in the order ``fxsnn --help`` lists them.
 COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate", "fxsnn.cli.hdl", "fxsnn.cli.init", "fxsnn.cli.train",
             "fxsnn.cli.eval"]
+
+
+#: Exit status of a command that failed through a bug rather than a user error (sysexits.h EX_SOFTWARE).
+EXIT_BUG = 70
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,13 +70,21 @@ def main(argv=None) -> int:
         parser.error(f"'{args.command}' needs a subcommand")
     try:
         result = args.run(args)
-    except (FxsnnError, ParameterError, FileNotFoundError, ValueError) as exc:
+    except FxsnnError as exc:
         message = str(exc) or type(exc).__name__
         print(f"fxsnn: error: {message}", file=sys.stderr)
-        return getattr(exc, "exit_code", 1)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("fxsnn: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug, not a user error: say so, with the traceback
+        traceback.print_exc()
+        print(
+            f"fxsnn: internal error in '{args.command}': this is a bug in fxsnn; please report it with the "
+            "traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
     if args.json:
         print(json.dumps(result, sort_keys=False))
     else:

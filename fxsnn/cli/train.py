@@ -9,7 +9,6 @@ network) and ``DIR/checkpoint.npz`` (every epoch; ``--resume`` continues it bit 
 from __future__ import annotations
 
 import sys
-import time
 
 from ..errors import UsageError
 from ..training.config import load_config
@@ -152,9 +151,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> dict:
-    import numba
-
-    from ..training import Trainer, load_training_data
+    from ..training import train
 
     overrides = network_overrides(args)
     overrides.update(
@@ -173,29 +170,8 @@ def run(args) -> dict:
         }
     )
     config = load_config(args.config, overrides)
-    out = config.out or f"runs/{config.dataset}"
-    if config.threads is not None:
-        numba.set_num_threads(min(config.threads, numba.config.NUMBA_NUM_THREADS))
-    t0 = time.perf_counter()
-    data = load_training_data(config)
-    load_seconds = time.perf_counter() - t0
     progress = False if args.json else (True if args.progress else None)
-    trainer = Trainer(config, data, out, progress=progress)
-    summary = trainer.run(resume=args.resume)
-    summary.update(
-        {
-            "model": f"{out}/model.fxsnn",
-            "last_model": f"{out}/last.fxsnn",
-            "history": f"{out}/history.jsonl",
-            "dataset": config.dataset,
-            "sizes": list(trainer.sizes),
-            "train_samples": data.train_events.n_samples,
-            "test_samples": data.test_events.n_samples,
-            "data_seconds": round(load_seconds, 2),
-            "seconds": round(time.perf_counter() - t0, 2),
-        }
-    )
-    return summary
+    return train(config, config.out or f"runs/{config.dataset}", progress=progress, resume=args.resume)
 
 
 def render(result: dict) -> str:

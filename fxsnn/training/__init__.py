@@ -9,7 +9,7 @@
 from .config import DEFAULT_WEIGHT_RANGE, TrainConfig, load_config
 from .data import TrainingData, load_training_data
 from .kernels import NUM_CHUNKS, SURROGATE_SCALE, Kernels, forward_network, network_rates_hz
-from .trainer import Trainer, TrainingError
+from .trainer import Trainer, TrainingError, train
 
 __all__ = [
     "DEFAULT_WEIGHT_RANGE",
@@ -24,4 +24,5 @@ __all__ = [
     "load_config",
     "load_training_data",
     "network_rates_hz",
+    "train",
 ]

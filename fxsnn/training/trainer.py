@@ -14,10 +14,10 @@ from .._files import atomic_write
 from ..errors import FxsnnError
 from ..network import Layer, Network, neuron_types
 from ..quantize import float_decays, quantize_magnitudes, weight_lsb
-from .data import TrainingData
+from .data import TrainingData, load_training_data
 from .kernels import Kernels, presynaptic_signs
 
-__all__ = ["Trainer", "TrainingError"]
+__all__ = ["Trainer", "TrainingError", "train"]
 
 
 class TrainingError(FxsnnError):
@@ -449,3 +449,46 @@ def _atomic_write(path: Path, write):
     """Write through ``write(file)`` to a temp file in the same folder, then rename over ``path``."""
     with atomic_write(path, "wb") as handle:
         write(handle)
+
+
+def train(config, out_dir=None, *, data: TrainingData | None = None, progress: bool | None = None,
+          resume: bool = False) -> dict:
+    """Train one network as ``fxsnn train`` does and return the run's summary (what ``--json`` prints).
+
+    Parameters
+    ----------
+    config : fxsnn.training.config.TrainConfig
+    out_dir : path-like or None
+        The run folder (model files, history, checkpoint); None writes nothing.
+    data : TrainingData or None
+        Already encoded data (a sweep worker reuses it across runs); None loads ``config``'s data set.
+    progress : bool or None
+        tqdm bar on stderr (None: only when stderr is a terminal).
+    resume : bool
+        Continue the checkpoint in ``out_dir``.
+    """
+    import numba
+
+    if config.threads is not None:
+        numba.set_num_threads(min(config.threads, numba.config.NUMBA_NUM_THREADS))
+    t0 = time.perf_counter()
+    if data is None:
+        data = load_training_data(config)
+    load_seconds = time.perf_counter() - t0
+    trainer = Trainer(config, data, out_dir, progress=progress)
+    summary = trainer.run(resume=resume)
+    out = None if out_dir is None else str(out_dir)
+    summary.update(
+        {
+            "model": None if out is None else f"{out}/model.fxsnn",
+            "last_model": None if out is None else f"{out}/last.fxsnn",
+            "history": None if out is None else f"{out}/history.jsonl",
+            "dataset": config.dataset,
+            "sizes": list(trainer.sizes),
+            "train_samples": data.train_events.n_samples,
+            "test_samples": data.test_events.n_samples,
+            "data_seconds": round(load_seconds, 2),
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    )
+    return summary
