@@ -21,7 +21,7 @@ JIT = {"nogil": True, "cache": True}
 
 
 class _PackageCacheLocator(numba.core.caching.InTreeCacheLocator):
-    """numba's in-tree cache (``__pycache__``) for fxsnn kernels, invalidated by an edit to any fxsnn source."""
+    """numba's in-tree cache (``__pycache__``) for fxsnn kernels, invalidated by any fxsnn source's edit."""
 
     _package_dir = os.path.dirname(os.path.abspath(__file__))
     _package_stamp = None

@@ -1,12 +1,13 @@
 """Analyses of hidden-layer activity from the paper: population firing rates and Van Rossum distances.
 
 Both work on what the emulator produces: spike counts (:attr:`fxsnn.emulator.SimResult.spike_counts`) and
-spike trains (:attr:`fxsnn.emulator.Trace.spikes`, from ``simulate(..., trace=True)``).
+spike trains (:attr:`fxsnn.emulator.Trace.spikes`, from ``simulate(..., trace=True)``). Every firing rate
+fxsnn reports (commands, training history, calibration) is computed here, by :func:`rate_hz`.
 
-- Firing rate (PAPER.md): hidden spikes per sample / hidden neurons / (T * dt), in Hz; here also per
-  population, excitatory (E) and inhibitory (I).
-- Van Rossum distance (PAPER.md): each neuron's 0/1 spike train over the T steps is filtered with the causal
-  kernel ``exp(-t / tau)`` (t in steps, ``tau = 1`` step in the paper), ``f(t) = sum_{t' <= t} s(t')
+- Firing rate (docs/paper.md): hidden spikes per sample / hidden neurons / (T * dt), in Hz; here also per
+  population, excitatory (E) and inhibitory (I). One step is 1 ms unless ``dt_ms`` says otherwise.
+- Van Rossum distance (docs/paper.md): each neuron's 0/1 spike train over the T steps is filtered with the
+  causal kernel ``exp(-t / tau)`` (t in steps, ``tau = 1`` step in the paper), ``f(t) = sum_{t' <= t} s(t')
   exp(-(t - t') / tau)``; for neurons n, m, ``D = sqrt(sum_t (f_n(t) - f_m(t))**2 / tau)``. Computed per
   sample for all pairs of hidden neurons, averaged over samples, then grouped into E-E, E-I and I-I pairs,
   each summarised by its mean and (population) standard deviation over pairs.
@@ -22,7 +23,20 @@ import numpy as np
 from ._jit import JIT
 from .network import EXCITATORY, INHIBITORY
 
-__all__ = ["population_rates_hz", "van_rossum_matrix", "van_rossum_groups", "PAIR_GROUPS"]
+__all__ = [
+    "DT_MS",
+    "PAIR_GROUPS",
+    "rate_hz",
+    "firing_rates_hz",
+    "population_rates_hz",
+    "population_rates_from_totals",
+    "hidden_layer_rates",
+    "van_rossum_matrix",
+    "van_rossum_groups",
+]
+
+#: Milliseconds per step: the paper's dt = 1 ms.
+DT_MS = 1.0
 
 #: Group names of :func:`van_rossum_groups`, in the order the paper reports them.
 PAIR_GROUPS = ("E-E", "E-I", "I-I")
@@ -41,8 +55,72 @@ def _check_types(types, n_neurons: int) -> np.ndarray:
     return types
 
 
-def population_rates_hz(spike_counts_layer, types, num_steps: int, dt_ms: float = 1.0) -> dict:
-    """Firing rate of the whole layer and of its E and I populations, in Hz (PAPER.md).
+def _check_timing(num_steps, dt_ms) -> float:
+    """Seconds per sample, ``num_steps * dt_ms / 1000``, after checking both."""
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, not {num_steps!r}")
+    if not dt_ms > 0:
+        raise ValueError(f"dt_ms must be > 0, not {dt_ms!r}")
+    return num_steps * dt_ms / 1000.0
+
+
+def _check_counts(spike_counts_layer) -> np.ndarray:
+    counts = np.asarray(spike_counts_layer)
+    if counts.ndim != 2:
+        raise ValueError(f"spike counts must be (samples, neurons), got shape {counts.shape}")
+    if counts.shape[0] == 0:
+        raise ValueError("no samples: firing rates need at least one sample")
+    return counts
+
+
+def rate_hz(total_spikes, n_neurons: int, n_samples: int, num_steps: int, dt_ms: float = DT_MS) -> float:
+    """The mean firing rate in Hz of ``n_neurons`` that spiked ``total_spikes`` times in ``n_samples`` samples
+    of ``num_steps`` steps: ``total / (n_neurons * n_samples * T * dt)`` (docs/paper.md)."""
+    seconds = _check_timing(num_steps, dt_ms)
+    return float(total_spikes) / (n_neurons * n_samples * seconds)
+
+
+def firing_rates_hz(spike_counts_layer, num_steps: int, dt_ms: float = DT_MS) -> np.ndarray:
+    """Mean firing rate of each neuron in Hz: spikes per sample / (T * dt).
+
+    Parameters
+    ----------
+    spike_counts_layer : ndarray, shape (n_samples, H)
+        One hidden layer's spike counts (``SimResult.spike_counts[l]``).
+    num_steps : int
+        Steps per sample, T.
+    dt_ms : float
+        Step length in milliseconds (the paper's dt = 1 ms).
+
+    Returns
+    -------
+    ndarray of float64, shape (H,)
+        Per-neuron rate averaged over samples. Its mean over neurons is the paper's firing rate.
+    """
+    counts = _check_counts(spike_counts_layer)
+    totals = counts.sum(axis=0, dtype=np.int64)
+    return np.array([rate_hz(total, 1, counts.shape[0], num_steps, dt_ms) for total in totals])
+
+
+def population_rates_from_totals(totals, n_samples: int, types, num_steps: int, dt_ms: float = DT_MS) -> dict:
+    """:func:`population_rates_hz` from each neuron's spike total over ``n_samples`` samples."""
+    totals = np.asarray(totals)
+    types = _check_types(types, totals.shape[0])
+    _check_timing(num_steps, dt_ms)
+
+    def rate(mask):
+        n = int(mask.sum())
+        return rate_hz(int(totals[mask].sum()), n, n_samples, num_steps, dt_ms) if n else None
+
+    return {
+        "all": rate(np.ones(totals.shape[0], dtype=bool)),
+        "E": rate(types == EXCITATORY),
+        "I": rate(types == INHIBITORY),
+    }
+
+
+def population_rates_hz(spike_counts_layer, types, num_steps: int, dt_ms: float = DT_MS) -> dict:
+    """Firing rate of the whole layer and of its E and I populations, in Hz (docs/paper.md).
 
     Parameters
     ----------
@@ -61,28 +139,30 @@ def population_rates_hz(spike_counts_layer, types, num_steps: int, dt_ms: float 
         ``{"all": rate, "E": rate, "I": rate}``: spikes per sample / neurons of the population / (T * dt).
         A population with no neurons gets ``None``.
     """
-    counts = np.asarray(spike_counts_layer)
-    if counts.ndim != 2:
-        raise ValueError(f"spike counts must be (samples, neurons), got shape {counts.shape}")
-    if counts.shape[0] == 0:
-        raise ValueError("no samples: firing rates need at least one sample")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
-        raise ValueError(f"num_steps must be an integer >= 1, not {num_steps!r}")
-    if not dt_ms > 0:
-        raise ValueError(f"dt_ms must be > 0, not {dt_ms!r}")
+    counts = _check_counts(spike_counts_layer)
     types = _check_types(types, counts.shape[1])
-    seconds = num_steps * dt_ms / 1000.0
-    per_sample = counts.sum(axis=0, dtype=np.int64) / counts.shape[0]  # mean spikes per sample, per neuron
+    totals = counts.sum(axis=0, dtype=np.int64)
+    return population_rates_from_totals(totals, counts.shape[0], types, num_steps, dt_ms)
 
-    def rate(mask):
-        n = int(mask.sum())
-        return float(per_sample[mask].sum() / n / seconds) if n else None
 
-    return {
-        "all": rate(np.ones(counts.shape[1], dtype=bool)),
-        "E": rate(types == EXCITATORY),
-        "I": rate(types == INHIBITORY),
-    }
+def hidden_layer_rates(net, spike_counts, dt_ms: float = DT_MS) -> list[dict]:
+    """Per hidden layer of ``net`` (a :class:`~fxsnn.network.Network`), its E and I counts and the rates of
+    :func:`population_rates_hz`: ``{"layer", "n_excitatory", "n_inhibitory", "excitatory_hz",
+    "inhibitory_hz", "all_hz"}``. ``spike_counts`` is :attr:`fxsnn.emulator.SimResult.spike_counts`."""
+    rows = []
+    for k, (layer, counts) in enumerate(zip(net.hidden, spike_counts, strict=True)):
+        rates = population_rates_hz(counts, layer.types, net.num_steps, dt_ms=dt_ms)
+        rows.append(
+            {
+                "layer": k,
+                "n_excitatory": int(np.count_nonzero(layer.types == EXCITATORY)),
+                "n_inhibitory": int(np.count_nonzero(layer.types == INHIBITORY)),
+                "excitatory_hz": rates["E"],
+                "inhibitory_hz": rates["I"],
+                "all_hz": rates["all"],
+            }
+        )
+    return rows
 
 
 @numba.njit(**JIT)
@@ -121,7 +201,7 @@ def _van_rossum_kernel(spikes, tau, chunk_sums):
 
 
 def van_rossum_matrix(spikes, tau: float = 1.0) -> np.ndarray:
-    """Van Rossum distance of every pair of neurons, averaged over samples (PAPER.md).
+    """Van Rossum distance of every pair of neurons, averaged over samples (docs/paper.md).
 
     Parameters
     ----------
@@ -158,7 +238,7 @@ def van_rossum_matrix(spikes, tau: float = 1.0) -> np.ndarray:
 
 
 def van_rossum_groups(spikes, types, tau: float = 1.0) -> dict:
-    """Sample-averaged Van Rossum distances grouped into E-E, E-I and I-I pairs (PAPER.md).
+    """Sample-averaged Van Rossum distances grouped into E-E, E-I and I-I pairs (docs/paper.md).
 
     Parameters
     ----------

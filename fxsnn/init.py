@@ -1,6 +1,6 @@
 """The paper's random initialisation (in float), its integer image, and a firing-rate-calibrated variant.
 
-Paper (PAPER.md, "Initialization"), for ``784 -> H -> 10``:
+Paper (docs/paper.md, "Initialisation"), for ``784 -> H -> 10``:
 
 - ``W1 = |N(0, s1)|`` (inputs are excitatory, so every input weight is >= 0);
 - ``W2 = N(0, 7 (1 - beta) / sqrt(H))``, then the sign is set by the presynaptic neuron's type
@@ -15,7 +15,11 @@ Calibration: the paper's finding is that networks with a low initial firing rate
 should ask for a rate, not guess ``s1``. :func:`calibrate_s1` draws the unit-scale noise once
 (``W1 = s1 * |Z|``) and bisects ``log(s1)`` until the integer network's mean first-hidden-layer rate on a
 batch of training samples is within tolerance of the target (rate is monotone in s1 up to quantisation
-steps, because the first layer only receives excitatory input).
+steps, because the first layer only receives excitatory input). The rate is the emulator's
+(:func:`fxsnn.emulator.simulate`), computed by :mod:`fxsnn.analysis`.
+
+:func:`initialise` is the one entry point: ``fxsnn init`` and training both draw their initial network
+through it, so the same seed gives the same network.
 """
 
 from __future__ import annotations
@@ -25,38 +29,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .analysis import population_rates_hz
+from .emulator import simulate
 from .errors import FxsnnError
-from .network import INHIBITORY, Layer, Network, neuron_types
-from .quantize import PAPER_BETA, make_layer_params, quantize_magnitudes, weight_lsb
+from .network import Layer, Network, neuron_types, presynaptic_signs
+from .quantize import PAPER_ALPHA, PAPER_BETA, LayerSpec, quantize_magnitudes, weight_lsb
 
-__all__ = ["FloatNetwork", "LayerSpec", "paper_init", "quantize_network", "calibrate_s1"]
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """How one layer maps to integers (docs/fixed-point.md section 5).
-
-    ``weight_shift`` None: chosen by :func:`fxsnn.quantize.auto_weight_shift`.
-    """
-
-    weight_range: float
-    weight_bits: int = 8
-    weight_shift: int | None = None
-    state_bits: int = 24
-    decay_mode: str = "multiply"
-    frac_bits: int = 12
-
-    def build(self, alpha: float, beta: float):
-        return make_layer_params(
-            weight_range=self.weight_range,
-            weight_bits=self.weight_bits,
-            weight_shift=self.weight_shift,
-            state_bits=self.state_bits,
-            decay_mode=self.decay_mode,
-            frac_bits=self.frac_bits,
-            alpha=alpha,
-            beta=beta,
-        )
+__all__ = [
+    "FloatNetwork",
+    "Initialisation",
+    "LayerSpec",
+    "paper_init",
+    "quantize_network",
+    "calibrate_s1",
+    "initialise",
+]
 
 
 @dataclass(eq=False)
@@ -77,8 +64,7 @@ class FloatNetwork:
 
 
 def _signed_by_type(magnitudes: np.ndarray, presynaptic_types: np.ndarray) -> np.ndarray:
-    sign = np.where(presynaptic_types == INHIBITORY, -1.0, 1.0)
-    return sign[:, None] * np.abs(magnitudes)
+    return presynaptic_signs(presynaptic_types)[:, None] * np.abs(magnitudes)
 
 
 def paper_init(
@@ -106,8 +92,6 @@ def paper_init(
     rng : numpy.random.Generator
         All randomness. The first layer is drawn first, then the later layers in order.
     """
-    from .quantize import PAPER_ALPHA
-
     if not (isinstance(s1, (int, float)) and math.isfinite(s1) and s1 >= 0):
         raise FxsnnError(f"s1 must be a finite number >= 0, not {s1!r}")
     hidden = tuple(int(h) for h in hidden)
@@ -131,8 +115,7 @@ def quantize_network(net: FloatNetwork, specs: list, num_steps: int) -> tuple[Ne
         lsb = weight_lsb(spec.weight_range, spec.weight_bits)
         pre = net.presynaptic_types(k)
         if pre is not None:  # the paper's projection: a wrong-signed weight is 0
-            sign = np.where(pre == INHIBITORY, -1.0, 1.0)[:, None]
-            weights = np.maximum(weights * sign, 0.0)
+            weights = np.maximum(weights * presynaptic_signs(pre)[:, None], 0.0)
         else:
             weights = np.maximum(weights, 0.0)
         layers.append(Layer(params, quantize_magnitudes(weights, lsb, spec.weight_bits), net.types[k]))
@@ -149,6 +132,7 @@ def calibrate_s1(
     ratio: float,
     specs: list,
     rng: np.random.Generator,
+    alpha: float = PAPER_ALPHA,
     beta: float = PAPER_BETA,
     tolerance: float = 0.1,
     lo: float = 1e-6,
@@ -171,8 +155,6 @@ def calibrate_s1(
     FxsnnError
         If the target is not reachable in ``[lo, hi]``.
     """
-    from .training import network_rates_hz
-
     if not (math.isfinite(target_rate_hz) and target_rate_hz > 0):
         raise FxsnnError(f"target rate must be a positive number of Hz, not {target_rate_hz!r}")
     n_inputs = events.num_inputs
@@ -181,9 +163,11 @@ def calibrate_s1(
     def rate_for(s1: float) -> tuple[float, FloatNetwork]:
         draw_rng = np.random.Generator(type(rng.bit_generator)())
         draw_rng.bit_generator.state = state
-        net = paper_init(n_inputs, hidden, n_outputs, ratio=ratio, s1=s1, rng=draw_rng, beta=beta)
+        net = paper_init(
+            n_inputs, hidden, n_outputs, ratio=ratio, s1=s1, rng=draw_rng, alpha=alpha, beta=beta
+        )
         network, _ = quantize_network(net, specs, events.num_steps)
-        return float(network_rates_hz(network, events)[0]), net
+        return first_layer_rate_hz(network, events), net
 
     r_hi, net_hi = rate_for(hi)
     if r_hi < target_rate_hz:
@@ -205,5 +189,68 @@ def calibrate_s1(
         else:
             b = math.log(mid)
     # advance the caller's generator exactly as paper_init would have
-    paper_init(n_inputs, hidden, n_outputs, ratio=ratio, s1=best[1], rng=rng, beta=beta)
+    paper_init(n_inputs, hidden, n_outputs, ratio=ratio, s1=best[1], rng=rng, alpha=alpha, beta=beta)
     return best[1], best[2], best[3]
+
+
+def first_layer_rate_hz(network: Network, events) -> float:
+    """The emulator's mean firing rate (Hz) of ``network``'s first hidden layer over ``events``."""
+    result = simulate(network, events)
+    return population_rates_hz(result.spike_counts[0], network.layers[0].types, network.num_steps)["all"]
+
+
+@dataclass(frozen=True, eq=False)
+class Initialisation:
+    """An initial network: its float weights, their integer image, the scales, and how it was drawn.
+
+    ``info`` is ``{"s1": ...}``, plus ``calibrated_rate_hz`` and ``target_rate_hz`` when calibrated.
+    """
+
+    float_network: FloatNetwork
+    network: Network
+    scales: tuple
+    info: dict
+
+
+def initialise(
+    n_inputs: int,
+    hidden: tuple,
+    n_outputs: int,
+    specs: list,
+    *,
+    ratio: float,
+    rng: np.random.Generator,
+    num_steps: int,
+    alpha: float = PAPER_ALPHA,
+    beta: float = PAPER_BETA,
+    s1: float | None = None,
+    target_rate: float | None = None,
+    events=None,
+) -> Initialisation:
+    """Draw the initial network: :func:`paper_init` with ``s1``, or with the ``s1`` that
+    :func:`calibrate_s1` finds for ``target_rate`` Hz on ``events``; then its integer image
+    (:func:`quantize_network`). Exactly one of ``s1`` and ``target_rate`` must be given."""
+    if (s1 is None) == (target_rate is None):
+        raise FxsnnError(f"give exactly one of s1 ({s1!r}) and target_rate ({target_rate!r})")
+    if target_rate is not None:
+        if events is None:
+            raise FxsnnError("calibrating to a target rate needs input events to measure the rate on")
+        s1, rate, float_network = calibrate_s1(
+            target_rate,
+            events,
+            hidden=tuple(hidden),
+            n_outputs=n_outputs,
+            ratio=ratio,
+            specs=specs,
+            rng=rng,
+            alpha=alpha,
+            beta=beta,
+        )
+        info = {"s1": s1, "calibrated_rate_hz": rate, "target_rate_hz": target_rate}
+    else:
+        float_network = paper_init(
+            n_inputs, tuple(hidden), n_outputs, ratio=ratio, s1=s1, rng=rng, alpha=alpha, beta=beta
+        )
+        info = {"s1": s1}
+    network, scales = quantize_network(float_network, specs, num_steps)
+    return Initialisation(float_network, network, scales, info)

@@ -52,7 +52,7 @@ import numpy as np
 
 from ._files import atomic_write
 from .datasets.registry import DATASETS
-from .encode import normalize_encoder
+from .encode import LATENCY_DEFAULTS, normalize_encoder
 from .errors import FxsnnError
 from .network import EXCITATORY, INHIBITORY, Layer, LayerParams, Network, ParameterError
 
@@ -170,7 +170,7 @@ class Model:
     """
 
     network: Network
-    encoder: dict = field(default_factory=lambda: {"kind": "latency", "tau": 20.0, "threshold": 0.2})
+    encoder: dict = field(default_factory=lambda: {"kind": "latency", **LATENCY_DEFAULTS})
     dataset: str | None = None
     scales: tuple | None = None
     provenance: dict = field(default_factory=make_provenance)

@@ -24,6 +24,7 @@ __all__ = [
     "ParameterError",
     "decay_constant",
     "neuron_types",
+    "presynaptic_signs",
 ]
 
 DECAY_MODES = ("multiply", "shift")
@@ -160,6 +161,12 @@ def neuron_types(n: int, excitatory_ratio: float) -> np.ndarray:
     return types
 
 
+def presynaptic_signs(types) -> np.ndarray:
+    """Dale's law (docs/fixed-point.md section 1.1): the sign, +1 or -1 (int32), that every outgoing weight of
+    neuron of ``types`` carries. Network inputs count as excitatory (:meth:`Network.input_signs`)."""
+    return np.where(np.asarray(types) == INHIBITORY, -1, 1).astype(np.int32)
+
+
 @dataclass(frozen=True, eq=False)
 class Layer:
     """One layer: its parameters, its incoming weight magnitudes and its neurons' types.
@@ -274,8 +281,8 @@ class Network:
     def input_signs(self, k: int) -> np.ndarray:
         """Sign (+1 / -1, int32) of each input row of ``layers[k]``: inputs are excitatory."""
         if k == 0:
-            return np.ones(self.n_inputs, dtype=np.int32)
-        return np.where(self.layers[k - 1].types == INHIBITORY, -1, 1).astype(np.int32)
+            return presynaptic_signs(np.full(self.n_inputs, EXCITATORY))
+        return presynaptic_signs(self.layers[k - 1].types)
 
     def signed_weights(self, k: int) -> np.ndarray:
         """``sign[i] * (magnitude[i, j] << weight_shift)`` for ``layers[k]``, as int64."""

@@ -19,10 +19,11 @@ matters because decay rounds toward zero: with a coarse state, small currents va
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from .network import INHIBITORY, MAX_WEIGHT_SHIFT, LayerParams, ParameterError, decay_constant
+from .network import MAX_WEIGHT_SHIFT, LayerParams, ParameterError, decay_constant
 
 __all__ = [
     "PAPER_ALPHA",
@@ -36,7 +37,7 @@ __all__ = [
     "float_decays",
     "make_layer_params",
     "quantize_magnitudes",
-    "signed_float_weights",
+    "LayerSpec",
 ]
 
 #: The paper's synaptic and membrane decay factors (tau_syn = 5 ms, tau_mem = 10 ms, dt = 1 ms).
@@ -167,12 +168,29 @@ def quantize_magnitudes(weights: np.ndarray, lsb: float, weight_bits: int) -> np
     return np.clip(magnitude, 0, (1 << weight_bits) - 1).astype(np.int32)
 
 
-def signed_float_weights(
-    magnitudes: np.ndarray, presynaptic_types: np.ndarray | None, lsb: float
-) -> np.ndarray:
-    """Float weights ``sign * m * lsb`` of integer magnitudes (``presynaptic_types`` None: network inputs)."""
-    magnitudes = np.asarray(magnitudes, dtype=np.float64)
-    if presynaptic_types is None:
-        return magnitudes * lsb
-    sign = np.where(np.asarray(presynaptic_types) == INHIBITORY, -1.0, 1.0)
-    return sign[:, None] * magnitudes * lsb
+@dataclass(frozen=True)
+class LayerSpec:
+    """How one layer maps to integers (docs/fixed-point.md section 5).
+
+    ``weight_shift`` None: chosen by :func:`fxsnn.quantize.auto_weight_shift`.
+    """
+
+    weight_range: float
+    weight_bits: int = 8
+    weight_shift: int | None = None
+    state_bits: int = 24
+    decay_mode: str = "multiply"
+    frac_bits: int = 12
+
+    def build(self, alpha: float, beta: float):
+        """``(LayerParams, sigma)`` of this layer for float decay factors ``alpha`` and ``beta``."""
+        return make_layer_params(
+            weight_range=self.weight_range,
+            weight_bits=self.weight_bits,
+            weight_shift=self.weight_shift,
+            state_bits=self.state_bits,
+            decay_mode=self.decay_mode,
+            frac_bits=self.frac_bits,
+            alpha=alpha,
+            beta=beta,
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .network import INHIBITORY, LayerParams, Network
+from .network import LayerParams, Network
 
 __all__ = [
     "saturate",
@@ -130,9 +130,8 @@ def initial_state(net: Network) -> NetworkState:
 
 
 def _signs(net: Network, k: int) -> list[int]:
-    if k == 0:
-        return [1] * net.n_inputs
-    return [-1 if t == INHIBITORY else 1 for t in net.layers[k - 1].types]
+    """Section 1.1: the sign of each input row of ``layers[k]`` (the presynaptic neuron's type)."""
+    return [int(sign) for sign in net.input_signs(k)]
 
 
 @dataclass(frozen=True)

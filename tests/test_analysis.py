@@ -8,7 +8,13 @@ import numba
 import numpy as np
 import pytest
 
-from fxsnn.analysis import PAIR_GROUPS, population_rates_hz, van_rossum_groups, van_rossum_matrix
+from fxsnn.analysis import (
+    PAIR_GROUPS,
+    firing_rates_hz,
+    population_rates_hz,
+    van_rossum_groups,
+    van_rossum_matrix,
+)
 from fxsnn.emulator import simulate
 from fxsnn.encode import EventBatch
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
@@ -144,3 +150,17 @@ def test_population_rates():
 def test_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_firing_rates_hz():
+    counts = np.array([[1, 0, 4], [3, 0, 0]], dtype=np.int32)
+    rates = firing_rates_hz(counts, num_steps=100)
+    assert rates.dtype == np.float64
+    assert rates.tolist() == [20.0, 0.0, 20.0]  # (1+3)/2 spikes per 0.1 s = 20 Hz
+    assert firing_rates_hz(counts, num_steps=50, dt_ms=2.0).tolist() == [20.0, 0.0, 20.0]
+    with pytest.raises(ValueError, match="samples, neurons"):
+        firing_rates_hz(np.zeros(3), 100)
+    with pytest.raises(ValueError, match="at least one sample"):
+        firing_rates_hz(np.zeros((0, 3)), 100)
+    with pytest.raises(ValueError, match="num_steps must be an integer >= 1"):
+        firing_rates_hz(counts, 0)

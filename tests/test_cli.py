@@ -11,9 +11,10 @@ import sys
 import numpy as np
 import pytest
 
+from fxsnn.analysis import firing_rates_hz
 from fxsnn.cli import main
 from fxsnn.datasets import encode_dataset, load_dataset
-from fxsnn.emulator import firing_rates_hz, simulate
+from fxsnn.emulator import simulate
 from fxsnn.model import Model, make_provenance, save_model
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
 

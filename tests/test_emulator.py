@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fxsnn._arith import layer_constants, lif_update
-from fxsnn.emulator import SimResult, _layer_silent, _pack, firing_rates_hz, simulate, state_dtype
+from fxsnn._step import layer_silent
+from fxsnn.emulator import SimResult, _pack, simulate, state_dtype
 from fxsnn.encode import EventBatch
 from fxsnn.network import Layer, LayerParams, Network, neuron_types
 from fxsnn.reference import run_sample
@@ -406,20 +407,6 @@ def test_thread_setting_is_restored(small):
     assert numba.get_num_threads() == before
 
 
-def test_firing_rates_hz():
-    counts = np.array([[1, 0, 4], [3, 0, 0]], dtype=np.int32)
-    rates = firing_rates_hz(counts, num_steps=100)
-    assert rates.dtype == np.float64
-    assert rates.tolist() == [20.0, 0.0, 20.0]  # (1+3)/2 spikes per 0.1 s = 20 Hz
-    assert firing_rates_hz(counts, num_steps=50, dt_ms=2.0).tolist() == [20.0, 0.0, 20.0]
-    with pytest.raises(ValueError, match="samples, neurons"):
-        firing_rates_hz(np.zeros(3), 100)
-    with pytest.raises(ValueError, match="at least one sample"):
-        firing_rates_hz(np.zeros((0, 3)), 100)
-    with pytest.raises(ValueError, match="num_steps must be >= 1"):
-        firing_rates_hz(counts, 0)
-
-
 def test_largest_weight_terms_survive_int32_storage():
     """The emulator stores weight terms as int32. The largest legal term, (2**16 - 1) << 15 = 2**31 - 2**15
     in a 32-bit state, and its negation (an inhibitory presynaptic neuron) must pass through unchanged."""
@@ -510,14 +497,14 @@ def test_rejects_events_changed_after_validation(small, field, value, message):
 
 @numba.njit
 def _silent_one(current, membrane, consts):
-    return _layer_silent(np.array([current]), np.array([membrane]), 0, 1, consts, 0)
+    return layer_silent(np.array([current]), np.array([membrane]), 0, 1, consts[0])
 
 
 @numba.njit
 def _spikes_without_input(current, membrane, consts, max_steps):
     """Steps at which a lone neuron with state ``(I, V)`` and no more input spikes, up to ``max_steps``
     (stops early at a fixed point). -1 if it never does."""
-    c = consts[0].copy()
+    c = consts
     for t in range(max_steps):
         spike, new_current, new_membrane = lif_update(current, membrane, 0, c)
         if spike:
@@ -531,12 +518,12 @@ def _spikes_without_input(current, membrane, consts, max_steps):
 @settings(max_examples=400, deadline=None)
 @given(params=layer_params(hidden=True), data=st.data())
 def test_layer_silent_is_sound(params, data):
-    """Whenever _layer_silent says a neuron is silent, it never spikes again without input."""
+    """Whenever layer_silent says a neuron is silent, it never spikes again without input."""
     lo, hi = params.state_min, params.state_max
     near = st.integers(max(lo, params.threshold - 64), min(hi, params.threshold + 64))
     current = data.draw(st.integers(-64, 64) | st.integers(lo, hi) | st.sampled_from([lo, hi, 0, 1]))
     membrane = data.draw(near | st.integers(lo, hi) | st.sampled_from([lo, hi, 0]))
-    consts = layer_constants(params)[None, :]
+    consts = layer_constants(params)
     if _silent_one(np.int64(current), np.int64(membrane), consts):
         assert _spikes_without_input(np.int64(current), np.int64(membrane), consts, 1 << 20) == -1
 
@@ -545,18 +532,18 @@ def test_layer_silent_at_its_bound():
     """Multiply mode, F = 12, d = 3354, theta = 1000, V = 100: the currents to come sum to at most
     I * 4096 / 742, silent iff I * 4096 <= 900 * 742, i.e. I <= 163. Shift mode proves only I <= 0."""
     params = LayerParams(state_bits=16, syn_decay=3354, mem_decay=3706, threshold=1000)
-    consts = layer_constants(params)[None, :]
+    consts = layer_constants(params)
     assert _silent_one(np.int64(163), np.int64(100), consts)
     assert not _silent_one(np.int64(164), np.int64(100), consts)
     assert _silent_one(np.int64(-5000), np.int64(1000), consts)
     assert not _silent_one(np.int64(-5000), np.int64(1001), consts)
     assert _silent_one(np.int64(0), np.int64(-32768), consts)
     shift = LayerParams(state_bits=16, decay_mode="shift", syn_decay=3, mem_decay=4, threshold=1000)
-    consts = layer_constants(shift)[None, :]
+    consts = layer_constants(shift)
     assert _silent_one(np.int64(0), np.int64(1000), consts)
     assert not _silent_one(np.int64(1), np.int64(-32768), consts)
     # d = 2**F: the current never decays, so no positive current is ever proven harmless
-    assert not _silent_one(np.int64(1), np.int64(0), layer_constants(LayerParams(syn_decay=4096))[None, :])
+    assert not _silent_one(np.int64(1), np.int64(0), layer_constants(LayerParams(syn_decay=4096)))
 
 
 def test_spikes_after_the_last_input_are_counted():
@@ -606,7 +593,7 @@ def test_first_layer_weights_are_stored_in_the_narrowest_type(weight_bits, weigh
     hidden = LayerParams(weight_bits=weight_bits, weight_shift=weight_shift, state_bits=28, threshold=1 << 20)
     readout = LayerParams(weight_bits=8, state_bits=28)
     net = _net(hidden, readout, (5, 3, 2), num_steps=12)
-    in_weights = _pack(net)[0]
+    in_weights = _pack(net)[0].in_weights
     assert in_weights.dtype == stored
     assert int(in_weights.max()) == (1 << weight_bits) - 1 << weight_shift
     assert_emulator_matches_reference(net, _all_inputs(2, 12, 5))

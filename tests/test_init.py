@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from fxsnn.analysis import population_rates_hz
+from fxsnn.emulator import simulate
 from fxsnn.encode import EventBatch
 from fxsnn.init import LayerSpec, calibrate_s1, paper_init, quantize_network
 from fxsnn.network import INHIBITORY
@@ -19,7 +21,6 @@ from fxsnn.quantize import (
     shift_constant,
     weight_lsb,
 )
-from fxsnn.training import network_rates_hz
 
 
 def test_paper_init_distributions_and_signs():
@@ -109,7 +110,8 @@ def test_calibration_hits_the_target_rate():
         )
         assert abs(rate - target) <= 0.1 * target
         network, _ = quantize_network(net, specs, 60)
-        assert network_rates_hz(network, events)[0] == pytest.approx(rate)
+        counts = simulate(network, events).spike_counts[0]
+        assert population_rates_hz(counts, network.layers[0].types, 60)["all"] == pytest.approx(rate)
         # the result is what paper_init draws with that s1 and the same seed
         again = paper_init(40, (30,), 4, ratio=0.8, s1=s1, rng=np.random.default_rng(9))
         assert np.array_equal(again.weights[0], net.weights[0])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fxsnn.encode import EventBatch
-from fxsnn.training import SURROGATE_SCALE, Trainer, TrainingData, forward_network
+from fxsnn.training import SURROGATE_SCALE, Trainer, TrainingData
 from fxsnn.training.config import TrainConfig
 
 
@@ -42,7 +42,7 @@ def _relaxed_loss(trainer, flat, sample, base_v, base_s, best_t):
     n_hidden = len(weights) - 1
     x = np.zeros((T, weights[0].shape[0]))
     x[steps, idx] = 1.0
-    a, b, theta = trainer.a_f, trainer.b_f, trainer.theta_f
+    a, b, theta = trainer.float_layers.a, trainer.float_layers.b, trainer.float_layers.theta
     inputs = x
     for ly in range(n_hidden):
         w = weights[ly]
@@ -89,6 +89,7 @@ def test_gradient_matches_finite_differences():
         batch = np.array([sample], dtype=np.int64)
         grad = trainer.gradient(batch)
         kern = trainer.kernels
+        bufs = kern.buffers
         c = 0  # one sample -> it lands in the last chunk; find it
         c = int(
             np.flatnonzero(
@@ -96,11 +97,11 @@ def test_gradient_matches_finite_differences():
             )[0]
         )
         h = kern.h_off
-        base_v = [kern.v_rec[c][:, h[ly] : h[ly + 1]].copy() for ly in range(2)]
-        base_s = [kern.s_rec[c][:, h[ly] : h[ly + 1]].astype(float) for ly in range(2)]
-        best_t = kern.best_t[c].copy()
+        base_v = [bufs.v_rec[c][:, h[ly] : h[ly + 1]].copy() for ly in range(2)]
+        base_s = [bufs.s_rec[c][:, h[ly] : h[ly + 1]].astype(float) for ly in range(2)]
+        best_t = bufs.best_t[c].copy()
         base = _relaxed_loss(trainer, trainer.weights, sample, base_v, base_s, best_t)
-        assert base == pytest.approx(float(kern.losses[0]), rel=1e-9, abs=1e-12)
+        assert base == pytest.approx(float(bufs.losses[0]), rel=1e-9, abs=1e-12)
         eps = 1e-6
         for q in rng.choice(trainer.weights.size, 40, replace=False):
             plus = trainer.weights.copy()
@@ -134,6 +135,26 @@ def _tiny_trainer(seed=0, **changes):
     return Trainer(TrainConfig(**settings), data)
 
 
+def _integer_forward(trainer, events, labels):
+    """The training kernel's forward pass over every sample of ``events``, scores in integer units (the
+    readout's inv_sigma set to 1): ``(predictions, scores, spike counts per hidden layer, summed)``."""
+    w_run, w_flt = trainer.effective_weights()
+    units = trainer.float_layers._replace(inv_sigma=np.ones(len(trainer.sizes) - 1))
+    kern, bufs = trainer.kernels, trainer.kernels.buffers
+    n, bs = events.n_samples, bufs.losses.size
+    predictions = np.zeros(n, np.int64)
+    scores = np.zeros((n, trainer.sizes[-1]), np.int64)
+    totals = np.zeros(bufs.counts.shape[1], np.int64)
+    for lo in range(0, n, bs):
+        batch = np.arange(lo, min(n, lo + bs), dtype=np.int64)
+        kern.run(batch, labels, events, w_run, w_flt, trainer.consts, units, backward=False)
+        predictions[batch] = bufs.predictions[: batch.size]
+        scores[batch] = bufs.scores[: batch.size].astype(np.int64)
+        totals += bufs.counts.sum(axis=0)
+    h = kern.h_off
+    return predictions, scores, [totals[h[k] : h[k + 1]] for k in range(len(trainer.sizes) - 2)]
+
+
 @pytest.mark.parametrize("decay_mode", ["multiply", "shift"])
 def test_training_forward_equals_emulator(decay_mode):
     from fxsnn.emulator import simulate
@@ -156,7 +177,7 @@ def test_training_forward_equals_emulator(decay_mode):
     trainer.weights *= 3.0  # busy enough to saturate the 12-bit state now and then
     trainer.project()
     net = trainer.network()
-    predictions, scores, counts = forward_network(net, data.train_events)
+    predictions, scores, counts = _integer_forward(trainer, data.train_events, data.train_labels)
     result = simulate(net, data.train_events)
     np.testing.assert_array_equal(scores, result.scores)
     np.testing.assert_array_equal(predictions, result.predictions)
@@ -166,8 +187,10 @@ def test_training_forward_equals_emulator(decay_mode):
     # the training kernel itself (the one with the backward pass) predicts the same
     batch = np.arange(5, dtype=np.int64)
     trainer.gradient(batch)
-    np.testing.assert_array_equal(trainer.kernels.predictions[:5], result.predictions[:5])
-    np.testing.assert_allclose(trainer.kernels.scores[:5] * trainer.scales[-1], result.scores[:5], rtol=1e-12)
+    np.testing.assert_array_equal(trainer.kernels.buffers.predictions[:5], result.predictions[:5])
+    np.testing.assert_allclose(
+        trainer.kernels.buffers.scores[:5] * trainer.scales[-1], result.scores[:5], rtol=1e-12
+    )
 
 
 def _check_dale(trainer):
@@ -298,9 +321,30 @@ def test_cli_init_train_eval_agree(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert load_model(init).network.sizes == (64, 20, 10) and out["s1"] == 0.05
     run = tmp_path / "run"
-    argv = ["train", "--dataset", "digits", "--hidden", "20", "--epochs", "2", "--train-samples", "200",
-            "--test-samples", "100", "--optimizer", "adam", "--lr", "0.005", "--weight-range", "0.25,2",
-            "--target-rate", "10", "--out", str(run), "--json"]
+    argv = [
+        "train",
+        "--dataset",
+        "digits",
+        "--hidden",
+        "20",
+        "--epochs",
+        "2",
+        "--train-samples",
+        "200",
+        "--test-samples",
+        "100",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.005",
+        "--weight-range",
+        "0.25,2",
+        "--target-rate",
+        "10",
+        "--out",
+        str(run),
+        "--json",
+    ]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["epochs"] == 2 and (run / "history.jsonl").read_text().count("\n") == 3
@@ -331,8 +375,24 @@ def test_cli_train_on_shd_saves_a_model_that_simulates(tmp_path, capsys):
                 units[k] = rng.integers(0, 700, count).astype(np.uint16)
             f.create_dataset("labels", data=rng.integers(0, 20, n).astype(np.uint16))
     run = tmp_path / "run"
-    argv = ["train", "--dataset", "shd", "--data-dir", str(tmp_path), "--hidden", "8", "--steps", "20",
-            "--epochs", "1", "--batch-size", "8", "--out", str(run), "--json"]
+    argv = [
+        "train",
+        "--dataset",
+        "shd",
+        "--data-dir",
+        str(tmp_path),
+        "--hidden",
+        "8",
+        "--steps",
+        "20",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        str(run),
+        "--json",
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     model = load_model(run / "model.fxsnn")
@@ -340,3 +400,41 @@ def test_cli_train_on_shd_saves_a_model_that_simulates(tmp_path, capsys):
     assert model.network.sizes == (700, 8, 20) and model.network.num_steps == 20
     assert main(["simulate", str(run / "model.fxsnn"), "--data-dir", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["samples"] == 12
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_initialise_draws_what_training_starts_from(calibrated):
+    """fxsnn.init.initialise (what `fxsnn init` calls, no trainer) gives the network training starts from."""
+    from fxsnn.init import initialise
+    from fxsnn.training.trainer import CALIBRATION_SAMPLES
+
+    data = _random_data(np.random.default_rng(11), n_in=10, n_classes=3, n_train=30, steps=20, p=0.2)
+    rate = {"target_rate": 40.0} if calibrated else {"s1": 0.3}
+    cfg = TrainConfig(
+        dataset="digits", hidden=[8], ratio=0.75, weight_range=[0.5, 1.0], seed=4, tau_syn=4.0, **rate
+    )
+    trainer = Trainer(cfg, data)
+    trainer.initialise()
+    alpha, beta = cfg.decay_factors
+    events = data.train_events.select(np.arange(min(CALIBRATION_SAMPLES, data.train_events.n_samples)))
+    drawn = initialise(
+        10,
+        (8,),
+        3,
+        cfg.layer_specs(),
+        ratio=0.75,
+        rng=np.random.default_rng(4),
+        num_steps=20,
+        alpha=alpha,
+        beta=beta,
+        s1=cfg.s1,
+        target_rate=cfg.target_rate,
+        events=events if calibrated else None,
+    )
+    assert drawn.info == trainer.initial
+    ours, theirs = drawn.network, trainer.network()
+    for mine, other in zip(ours.layers, theirs.layers, strict=True):
+        assert mine.params == other.params
+        np.testing.assert_array_equal(mine.weights, other.weights)
+        np.testing.assert_array_equal(mine.types, other.types)
+    assert ours.layers[0].weights.any()

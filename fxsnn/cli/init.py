@@ -1,7 +1,8 @@
 """``fxsnn init``: the paper's random initialisation of an E:I network, written as a model file.
 
 ``--s1`` sets the first layer's ``|N(0, s1)|`` directly; ``--target-rate HZ`` instead finds the ``s1`` whose
-integer network fires at that mean rate on 256 training samples (PAPER.md: low initial rates train reliably).
+integer network fires at that mean rate on 256 training samples (docs/paper.md: low initial rates train
+reliably). No trainer is built: :func:`fxsnn.init.initialise` draws exactly what training draws with the seed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> dict:
+    from ..analysis import population_rates_hz
     from ..datasets import default_encoder, encode_dataset, load_dataset
-    from ..training import Trainer, TrainingData, network_rates_hz
+    from ..emulator import simulate
+    from ..init import initialise
+    from ..model import Model, make_provenance, save_model
+    from ..training.checkpoint import jsonable
+    from ..training.trainer import CALIBRATION_SAMPLES
 
     overrides = network_overrides(args)
     overrides["dataset"] = overrides["dataset"] or "digits"
@@ -37,29 +43,42 @@ def run(args) -> dict:
     ds = load_dataset(config.dataset, "train", data_dir=config.data_dir)
     encoder = dict(config.encoder) if config.encoder is not None else default_encoder(ds.name, ds.max_time)
     steps = config.steps if config.steps is not None else ds.num_steps_hint
-    n_cal = min(256, len(ds))
+    n_cal = min(CALIBRATION_SAMPLES, len(ds))
     events = encode_dataset(ds, encoder, steps, seed=config.seed).select(np.arange(n_cal))
-    labels = np.ascontiguousarray(ds.labels[:n_cal], dtype=np.int64)
-    data = TrainingData(config.dataset, encoder, events, labels, events, labels, ds.n_classes)
-    trainer = Trainer(config, data)
-    trainer.initialise()  # draws exactly as `fxsnn train` does with the same seed
-    network = trainer.network()
-    rates = network_rates_hz(network, events)
-    path = trainer.save_model(
-        args.out,
-        {"initialisation": trainer.initial, "epochs_run": 0, "initial_rates_hz": [float(r) for r in rates]},
+    alpha, beta = config.decay_factors
+    # The same draw as `fxsnn train` makes with this seed (fxsnn.training.trainer.Trainer.initialise).
+    drawn = initialise(
+        ds.n_inputs, tuple(config.hidden), ds.n_classes, config.layer_specs(), ratio=config.ratio,
+        rng=np.random.default_rng(config.seed), num_steps=steps, alpha=alpha, beta=beta,
+        s1=config.initial_s1 if config.target_rate is None else None, target_rate=config.target_rate,
+        events=events if config.target_rate is not None else None,
     )
+    network = drawn.network
+    counts = simulate(network, events).spike_counts
+    rates = [
+        population_rates_hz(c, layer.types, network.num_steps)["all"]
+        for c, layer in zip(counts, network.hidden, strict=True)
+    ]
+    summary = {"initialisation": drawn.info, "epochs_run": 0, "initial_rates_hz": rates}
+    model = Model(
+        network=network,
+        encoder=encoder,
+        dataset=config.dataset,
+        scales=drawn.scales,
+        provenance=make_provenance(seed=config.seed, config=jsonable(config.to_dict()), training=summary),
+    )
+    path = save_model(model, args.out)
     return {
         "model": str(path),
         "dataset": config.dataset,
-        "sizes": list(trainer.sizes),
-        "s1": trainer.initial["s1"],
+        "sizes": list(network.sizes),
+        "s1": drawn.info["s1"],
         "target_rate_hz": config.target_rate,
-        "initial_rates_hz": [float(r) for r in rates],
+        "initial_rates_hz": rates,
         "calibration_samples": n_cal,
-        "scales": list(trainer.scales),
-        "weight_shift": [p.weight_shift for p in trainer.layer_params],
-        "threshold": [p.threshold for p in trainer.layer_params[:-1]],
+        "scales": list(drawn.scales),
+        "weight_shift": [layer.params.weight_shift for layer in network.layers],
+        "threshold": [layer.params.threshold for layer in network.hidden],
     }
 
 

@@ -1,7 +1,7 @@
 """``fxsnn simulate MODEL --dataset NAME``: run a model file on a data set with the integer emulator.
 
 Reports accuracy, the mean firing rate of each hidden layer's excitatory and inhibitory populations (Hz,
-with one step = 1 ms as in PAPER.md), input and synaptic events per sample, and throughput. ``--trace``
+with one step = 1 ms as in docs/paper.md), input and synaptic events per sample, and throughput. ``--trace``
 also writes the emulator's full trace (every neuron's spike, current and membrane at every step) to an
 ``.npz`` file.
 """
@@ -14,16 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_write
+from ..analysis import hidden_layer_rates
 from ..errors import FxsnnError, UsageError
 from ..model import load_model
-from ..network import EXCITATORY, INHIBITORY, Network
+from ..network import Network
 
-__all__ = ["register", "run", "render", "population_rates", "write_trace"]
+__all__ = ["register", "run", "render", "write_trace"]
 
 #: Refuse traces larger than this in memory (n_samples * T * neurons * 17 bytes); --limit makes them smaller.
 MAX_TRACE_BYTES = 4 << 30
-#: Milliseconds per step (PAPER.md: dt = 1 ms).
-DT_MS = 1.0
 
 
 def register(subparsers) -> None:
@@ -51,29 +50,6 @@ def add_run_arguments(parser) -> None:
     parser.add_argument("--data-dir", metavar="DIR", help="folder searched first for the data set's files")
     parser.add_argument("--threads", type=int, metavar="N", help="emulator threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a rate encoder (default: 0)")
-
-
-def population_rates(net: Network, spike_counts: tuple) -> list[dict]:
-    """Mean firing rate (Hz) of each hidden layer's E and I populations (and of the whole layer).
-
-    ``spike_counts`` is the emulator's tuple of ``(n_samples, H_l)`` spike counts; the rates are
-    :func:`fxsnn.analysis.population_rates_hz` (PAPER.md's definition). A population with no neurons
-    (ratio 0 or 1) has rate ``None``.
-    """
-    from ..analysis import population_rates_hz
-
-    rows = []
-    for k, (layer, counts) in enumerate(zip(net.hidden, spike_counts, strict=True)):
-        rates = population_rates_hz(counts, layer.types, net.num_steps, dt_ms=DT_MS)
-        rows.append({
-            "layer": k,
-            "n_excitatory": int(np.count_nonzero(layer.types == EXCITATORY)),
-            "n_inhibitory": int(np.count_nonzero(layer.types == INHIBITORY)),
-            "excitatory_hz": rates["E"],
-            "inhibitory_hz": rates["I"],
-            "all_hz": rates["all"],
-        })
-    return rows
 
 
 def write_trace(path: Path, result, labels: np.ndarray, net: Network) -> None:
@@ -137,7 +113,8 @@ def run(args, model=None) -> dict:
     if args.split not in datasets.SPLITS:
         raise UsageError(f"unknown split {args.split!r}; choose one of {', '.join(datasets.SPLITS)}")
 
-    ds = datasets.load_dataset(name, args.split, data_dir=args.data_dir, progress=False if args.json else None)
+    progress = False if args.json else None
+    ds = datasets.load_dataset(name, args.split, data_dir=args.data_dir, progress=progress)
     if ds.n_inputs != net.n_inputs:
         raise FxsnnError(
             f"model {args.model!r} has {net.n_inputs} inputs but data set {name!r} has {ds.n_inputs}; "
@@ -194,7 +171,7 @@ def run(args, model=None) -> dict:
         "samples": n_samples,
         "correct": correct,
         "accuracy": correct / n_samples,
-        "firing_rates_hz": population_rates(net, result.spike_counts),
+        "firing_rates_hz": hidden_layer_rates(net, result.spike_counts),
         "input_events_per_sample": float(result.input_events.mean()),
         "synaptic_events_per_sample": float(synaptic.mean()),
         "threads": threads,

@@ -174,6 +174,11 @@ def run(args) -> dict:
     return train(config, config.out or f"runs/{config.dataset}", progress=progress, resume=args.resume)
 
 
+def _hz(rate) -> str:
+    """A rate for humans; ``None`` (a population with no neurons) is ``-``."""
+    return "-" if rate is None else f"{rate:.1f} Hz"
+
+
 def render(result: dict) -> str:
     mode = "float" if result["float_mode"] else "integer"
     lines = [
@@ -181,8 +186,8 @@ def render(result: dict) -> str:
         f"{result['epochs']} epochs in {result['seconds']:.1f} s",
         f"best test accuracy {100 * result['best_test_accuracy']:.2f}% (epoch {result['best_epoch']}), "
         f"last {100 * result['last_test_accuracy']:.2f}%",
-        f"initial hidden rate: E {result['initial_rate_e_hz']:.1f} Hz, "
-        f"I {result['initial_rate_i_hz']:.1f} Hz "
+        f"initial hidden rate: E {_hz(result['initial_rate_e_hz'])}, "
+        f"I {_hz(result['initial_rate_i_hz'])} "
         f"(s1 = {result['initial']['s1']:.3g})",
         f"model (best epoch): {result['model']}",
         f"history: {result['history']}",

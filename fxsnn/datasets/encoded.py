@@ -32,8 +32,8 @@ def _encode_uncached(ds: Dataset, encoder: dict, num_steps: int, seed: int) -> E
     if ds.images is None:
         if kind != "bins":
             raise UsageError(
-                f"{ds.name} is recorded as spikes; it takes the encoder {default_encoder(ds.name, ds.max_time)}, "
-                f"not {kind}"
+                f"{ds.name} is recorded as spikes; it takes the encoder "
+                f"{default_encoder(ds.name, ds.max_time)}, not {kind}"
             )
         return encode(ds.spike_trains, encoder, num_steps)
     if kind not in IMAGE_ENCODERS:

@@ -68,7 +68,9 @@ def describe_missing(folder: Path, why: str, found: list[Path]) -> str:
     return f"{folder} ({why}: files absent)"
 
 
-def not_found(name: str, wanted: str, notes: list[str], download_note: str, tried: bool = False) -> FxsnnError:
+def not_found(
+    name: str, wanted: str, notes: list[str], download_note: str, tried: bool = False
+) -> FxsnnError:
     """The error for data set ``name`` found nowhere: every place searched, and every way to fix it."""
     info = dataset_info(name)
     first = info.subdirs[0] if info.subdirs else name

@@ -101,7 +101,9 @@ def _read_shd(path: Path) -> tuple[SpikeTrains, np.ndarray, str]:
     if flat_times.size and (not np.isfinite(flat_times).all() or flat_times.min() < 0):
         raise FxsnnError(f"{path}: spike times must be finite and >= 0 seconds")
     if flat_units.size and (flat_units.min() < 0 or flat_units.max() >= _INFO.n_inputs):
-        raise FxsnnError(f"{path}: spike units must be in 0..{_INFO.n_inputs - 1}, found {int(flat_units.max())}")
+        raise FxsnnError(
+            f"{path}: spike units must be in 0..{_INFO.n_inputs - 1}, found {int(flat_units.max())}"
+        )
     if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= _INFO.n_classes)):
         raise FxsnnError(f"{path}: labels must be a 1-D array of classes 0..{_INFO.n_classes - 1}")
     trains = SpikeTrains(flat_times, flat_units.astype(np.int32), offsets, _INFO.n_inputs)
@@ -109,7 +111,7 @@ def _read_shd(path: Path) -> tuple[SpikeTrains, np.ndarray, str]:
 
 
 def load_shd(split, data_dir, num_steps, max_time) -> Dataset:
-    """The SHD split, binned into ``num_steps`` steps over ``[0, max_time)`` seconds (defaults 100 and 1.0)."""
+    """The SHD split, binned into ``num_steps`` steps over ``[0, max_time)`` s (defaults 100 and 1.0)."""
     num_steps = check_num_steps(_INFO.num_steps_hint if num_steps is None else num_steps)
     max_time = check_positive("max_time", BINS_DEFAULTS["max_time"] if max_time is None else max_time)
     path, _ = _shd_file(split, data_dir)

@@ -2,14 +2,16 @@
 
 - :mod:`~fxsnn.training.config`: the run's settings (TOML file plus command-line overrides);
 - :mod:`~fxsnn.training.data`: the encoded training and test sets;
-- :mod:`~fxsnn.training.kernels`: the numba forward and backward kernels;
-- :mod:`~fxsnn.training.trainer`: the run (initialisation, epochs, evaluation, checkpoints, model files).
+- :mod:`~fxsnn.training.kernels`: the numba forward (the emulator's network step) and backward kernels;
+- :mod:`~fxsnn.training.trainer`: the run (initialisation, epochs, evaluation, optimiser, model files);
+- :mod:`~fxsnn.training.checkpoint`: the checkpoint and history files.
 """
 
+from .checkpoint import TrainingError
 from .config import DEFAULT_WEIGHT_RANGE, TrainConfig, load_config
 from .data import TrainingData, load_training_data
-from .kernels import NUM_CHUNKS, SURROGATE_SCALE, Kernels, forward_network, network_rates_hz
-from .trainer import Trainer, TrainingError, train
+from .kernels import NUM_CHUNKS, SURROGATE_SCALE, Kernels
+from .trainer import Trainer, train
 
 __all__ = [
     "DEFAULT_WEIGHT_RANGE",
@@ -20,9 +22,7 @@ __all__ = [
     "Trainer",
     "TrainingData",
     "TrainingError",
-    "forward_network",
     "load_config",
     "load_training_data",
-    "network_rates_hz",
     "train",
 ]

@@ -20,7 +20,19 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..datasets.registry import DATASETS
 from ..errors import UsageError
+from ..network import (
+    DECAY_MODES,
+    MAX_FRAC_BITS,
+    MAX_STATE_BITS,
+    MAX_WEIGHT_BITS,
+    MAX_WEIGHT_SHIFT,
+    MIN_FRAC_BITS,
+    MIN_STATE_BITS,
+    MIN_WEIGHT_BITS,
+)
+from ..quantize import LayerSpec
 
 __all__ = ["TrainConfig", "load_config", "DEFAULT_WEIGHT_RANGE"]
 
@@ -30,7 +42,6 @@ __all__ = ["TrainConfig", "load_config", "DEFAULT_WEIGHT_RANGE"]
 #: (digits, 64 inputs: configs/digits.toml uses [0.25, 2.0]); a float run (``--float``) shows the weights.
 DEFAULT_WEIGHT_RANGE = (0.05, 1.0)
 
-_DATASETS = ("digits", "fmnist", "mnist", "shd")
 _OPTIMIZERS = ("sgd", "adam")
 
 
@@ -72,7 +83,7 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> TrainConfig:
-        _choice("dataset", self.dataset, _DATASETS)
+        _choice("dataset", self.dataset, tuple(DATASETS))
         if self.data_dir is not None:
             _type("data_dir", self.data_dir, str)
         if isinstance(self.hidden, int) and not isinstance(self.hidden, bool):
@@ -93,9 +104,7 @@ class TrainConfig:
         self.tau_syn = _float("tau_syn", self.tau_syn, 0.0, 1e6, open_low=True)
         self.tau_mem = _float("tau_mem", self.tau_mem, 0.0, 1e6, open_low=True)
         n_layers = len(self.hidden) + 1
-        self.weight_bits = _per_layer(
-            "weight_bits", self.weight_bits, n_layers, lambda n, v: _int(n, v, 2, 16)
-        )
+        self.weight_bits = _per_layer("weight_bits", self.weight_bits, n_layers, _weight_bits)
         self.weight_shift = _per_layer("weight_shift", self.weight_shift, n_layers, _shift)
         if self.weight_range is not None:
             self.weight_range = _per_layer(
@@ -104,9 +113,9 @@ class TrainConfig:
                 n_layers,
                 lambda n, v: _float(n, v, 0.0, 1e9, open_low=True),
             )
-        _int("state_bits", self.state_bits, 8, 32)
-        _choice("decay_mode", self.decay_mode, ("multiply", "shift"))
-        _int("frac_bits", self.frac_bits, 1, 16)
+        _int("state_bits", self.state_bits, MIN_STATE_BITS, MAX_STATE_BITS)
+        _choice("decay_mode", self.decay_mode, DECAY_MODES)
+        _int("frac_bits", self.frac_bits, MIN_FRAC_BITS, MAX_FRAC_BITS)
         _int("epochs", self.epochs, 1, 100_000)
         self.lr = _float("lr", self.lr, 0.0, 1e3, open_low=True)
         _int("batch_size", self.batch_size, 1, 1 << 20)
@@ -134,6 +143,26 @@ class TrainConfig:
     def initial_s1(self) -> float:
         """s1 when no target rate is given (the paper's low-rate 0.001 by default)."""
         return 0.001 if self.s1 is None else self.s1
+
+    @property
+    def decay_factors(self) -> tuple[float, float]:
+        """``(alpha, beta) = (exp(-1 / tau_syn), exp(-1 / tau_mem))`` (steps of 1 ms, as the paper)."""
+        return math.exp(-1.0 / self.tau_syn), math.exp(-1.0 / self.tau_mem)
+
+    def layer_specs(self) -> list[LayerSpec]:
+        """How each layer (hidden ones, then the readout) maps to integers (docs/fixed-point.md section 5)."""
+        ranges = self.weight_ranges()
+        return [
+            LayerSpec(
+                weight_range=ranges[k],
+                weight_bits=self.weight_bits[k],
+                weight_shift=None if self.weight_shift[k] == "auto" else self.weight_shift[k],
+                state_bits=self.state_bits,
+                decay_mode=self.decay_mode,
+                frac_bits=self.frac_bits,
+            )
+            for k in range(len(self.hidden) + 1)
+        ]
 
     def weight_ranges(self) -> list:
         if self.weight_range is not None:
@@ -231,10 +260,14 @@ def _choice(name, value, choices):
         raise UsageError(f"config key {name!r} must be one of {', '.join(map(repr, choices))}, not {value!r}")
 
 
+def _weight_bits(name, value):
+    return _int(name, value, MIN_WEIGHT_BITS, MAX_WEIGHT_BITS)
+
+
 def _shift(name, value):
     if value == "auto":
         return value
-    return _int(name, value, 0, 15)
+    return _int(name, value, 0, MAX_WEIGHT_SHIFT)
 
 
 def _per_layer(name, value, n_layers, check):

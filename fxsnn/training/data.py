@@ -29,7 +29,9 @@ def load_training_data(config) -> TrainingData:
     parts = {}
     for split in ("train", "test"):
         ds = load_dataset(config.dataset, split, data_dir=config.data_dir)
-        encoder = dict(config.encoder) if config.encoder is not None else default_encoder(ds.name, ds.max_time)
+        encoder = (
+            dict(config.encoder) if config.encoder is not None else default_encoder(ds.name, ds.max_time)
+        )
         steps = config.steps if config.steps is not None else ds.num_steps_hint
         events = encode_dataset(ds, encoder, steps, seed=config.seed)
         labels = np.ascontiguousarray(ds.labels, dtype=np.int64)

@@ -1,27 +1,35 @@
-"""One training run: initialisation, epochs, evaluation, checkpoints and the model file."""
+"""One training run: initialisation, epochs, evaluation, the optimiser and the model files.
+
+:func:`train` is the entry point (``fxsnn train`` and the sweep runner call it); :class:`Trainer` holds the
+run's state: float shadow weights (flat, layer after layer, each ``(n_in, n_out)`` row-major), the optimiser
+state, the random generator and the history. Every batch, the shadow weights are quantised to the integer
+network's weight terms (straight-through), run forward and backward by :mod:`fxsnn.training.kernels`, updated
+(SGD or Adam), projected onto Dale's law, and optionally perturbed by the paper's update noise.
+"""
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
+from tqdm import tqdm
 
-from .._arith import layer_constants
-from .._files import atomic_write
-from ..errors import FxsnnError
-from ..network import Layer, Network, neuron_types
+from .._arith import float_layer_constants, layer_constants
+from ..analysis import population_rates_from_totals
+from ..init import initialise
+from ..model import Model, make_provenance, save_model
+from ..network import Layer, Network, neuron_types, presynaptic_signs
 from ..quantize import float_decays, quantize_magnitudes, weight_lsb
+from .checkpoint import TrainingError, jsonable, read_checkpoint, write_checkpoint
 from .data import TrainingData, load_training_data
-from .kernels import Kernels, presynaptic_signs
+from .kernels import FloatLayers, Kernels
 
-__all__ = ["Trainer", "TrainingError", "train"]
+__all__ = ["Trainer", "TrainingError", "train", "CALIBRATION_SAMPLES"]
 
-
-class TrainingError(FxsnnError):
-    """A training run cannot start or resume (the message says why and what to do)."""
+#: Training samples the initial firing rate is calibrated on (``target_rate``).
+CALIBRATION_SAMPLES = 256
 
 
 class Trainer:
@@ -39,28 +47,14 @@ class Trainer:
     """
 
     def __init__(self, config, data: TrainingData, out_dir=None, progress: bool | None = None):
-        from ..init import LayerSpec
-
         self.config = config
         self.data = data
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.progress = progress
         self.sizes = (data.train_events.num_inputs, *config.hidden, data.n_classes)
         self.num_steps = data.train_events.num_steps
-        self.alpha = math.exp(-1.0 / config.tau_syn)
-        self.beta = math.exp(-1.0 / config.tau_mem)
-        ranges = config.weight_ranges()
-        self.specs = [
-            LayerSpec(
-                weight_range=ranges[k],
-                weight_bits=config.weight_bits[k],
-                weight_shift=None if config.weight_shift[k] == "auto" else config.weight_shift[k],
-                state_bits=config.state_bits,
-                decay_mode=config.decay_mode,
-                frac_bits=config.frac_bits,
-            )
-            for k in range(len(self.sizes) - 1)
-        ]
+        self.alpha, self.beta = config.decay_factors
+        self.specs = config.layer_specs()
         self.layer_params = []
         self.scales = []
         for spec in self.specs:
@@ -70,7 +64,7 @@ class Trainer:
         self.types = [neuron_types(h, config.ratio) for h in config.hidden] + [
             np.zeros(data.n_classes, dtype=np.int8)
         ]
-        self.kernels = Kernels(self.sizes, self.num_steps, config.batch_size)
+        self.kernels = Kernels(self.sizes, self.num_steps, config.batch_size, float_mode=config.float_mode)
         self._prepare_constants()
         self.rng = np.random.default_rng(config.seed)
         self.weights = None  # flat float64 shadow weights
@@ -85,6 +79,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ constants
     def _prepare_constants(self):
+        """Per weight (flat): sign, LSB, largest magnitude, ``2**shift``, ``1 / sigma`` and range; per layer:
+        the kernels' constants and the float relaxation."""
         k_off = self.kernels.w_off
         n_w = int(k_off[-1])
         self.sign_el = np.empty(n_w)
@@ -98,30 +94,30 @@ class Trainer:
         ):
             sl = slice(int(k_off[k]), int(k_off[k + 1]))
             n_in, n_out = self.sizes[k], self.sizes[k + 1]
-            sign = presynaptic_signs(self.types, k, n_in)
-            self.sign_el[sl] = np.repeat(sign, n_out)
+            pre = np.zeros(n_in, np.int8) if k == 0 else self.types[k - 1]  # network inputs are excitatory
+            self.sign_el[sl] = np.repeat(presynaptic_signs(pre), n_out)
             self.lsb_el[sl] = weight_lsb(spec.weight_range, spec.weight_bits)
             self.max_el[sl] = params.weight_max
             self.mult_el[sl] = 1 << params.weight_shift
             self.inv_sigma_el[sl] = 1.0 / sigma
             self.range_el[sl] = spec.weight_range
         n = len(self.sizes) - 1
+        reset_zero = np.array([p.reset == "zero" for p in self.layer_params], dtype=np.bool_)
         if self.config.float_mode:
-            self.consts = np.stack([layer_constants(p.replace(reset="zero")) for p in self.layer_params])
-            self.a_f = np.full(n, self.alpha)
-            self.b_f = np.full(n, self.beta)
-            self.inv_sigma = np.ones(n)
-            self.theta_f = np.ones(n)
-        else:
-            self.consts = np.stack([layer_constants(p) for p in self.layer_params])
-            decays = [float_decays(p) for p in self.layer_params]
-            self.a_f = np.array([d[0] for d in decays])
-            self.b_f = np.array([d[1] for d in decays])
-            self.inv_sigma = np.array([1.0 / s for s in self.scales])
-            self.theta_f = np.array(
-                [p.threshold / s for p, s in zip(self.layer_params, self.scales, strict=True)]
+            self.consts = float_layer_constants(self.alpha, self.beta, n)
+            self.float_layers = FloatLayers(
+                np.full(n, self.alpha), np.full(n, self.beta), np.ones(n), reset_zero, np.ones(n)
             )
-        self.reset_zero = np.array([p.reset == "zero" for p in self.layer_params], dtype=np.bool_)
+        else:
+            self.consts = layer_constants(*self.layer_params)
+            decays = [float_decays(p) for p in self.layer_params]
+            self.float_layers = FloatLayers(
+                np.array([d[0] for d in decays]),
+                np.array([d[1] for d in decays]),
+                np.array([p.threshold / s for p, s in zip(self.layer_params, self.scales, strict=True)]),
+                reset_zero,
+                np.array([1.0 / s for s in self.scales]),
+            )
 
     # ------------------------------------------------------------------ weights
     def _flat(self, layers) -> np.ndarray:
@@ -146,9 +142,10 @@ class Trainer:
         np.multiply(w, self.sign_el, out=w)
 
     def effective_weights(self):
-        """``(w_int, w_flt)``: integer weight terms and their float value (float mode: the shadow weights)."""
+        """``(w_run, w_flt)``: the weights the forward pass computes with (integer weight terms; float mode:
+        the shadow weights) and their float value, which the backward pass differentiates through."""
         if self.config.float_mode:
-            return np.zeros(self.weights.size, np.int64), self.weights
+            return self.weights, self.weights
         magnitude = np.minimum(np.rint(np.abs(self.weights) / self.lsb_el), self.max_el).astype(np.int64)
         w_int = (magnitude * self.mult_el) * self.sign_el.astype(np.int64)
         return w_int, w_int * self.inv_sigma_el
@@ -165,66 +162,47 @@ class Trainer:
 
     # ------------------------------------------------------------------ initialisation
     def initialise(self):
-        from ..init import calibrate_s1, paper_init
-
+        """Draw the initial weights (:func:`fxsnn.init.initialise`, as ``fxsnn init`` does with the seed)."""
         cfg = self.config
-        n_in, n_out = self.sizes[0], self.sizes[-1]
-        if cfg.target_rate is not None:
-            n_cal = min(256, self.data.train_events.n_samples)
-            events = self.data.train_events.select(np.arange(n_cal))
-            s1, rate, net = calibrate_s1(
-                cfg.target_rate,
-                events,
-                hidden=tuple(cfg.hidden),
-                n_outputs=n_out,
-                ratio=cfg.ratio,
-                specs=self.specs,
-                rng=self.rng,
-                beta=self.beta,
-            )
-            self.initial = {"s1": s1, "calibrated_rate_hz": rate, "target_rate_hz": cfg.target_rate}
-        else:
-            s1 = cfg.initial_s1
-            net = paper_init(
-                n_in, tuple(cfg.hidden), n_out, ratio=cfg.ratio, s1=s1, rng=self.rng, beta=self.beta
-            )
-            self.initial = {"s1": s1}
-        self.weights = self._flat(net.weights)
+        n_cal = min(CALIBRATION_SAMPLES, self.data.train_events.n_samples)
+        drawn = initialise(
+            self.sizes[0],
+            tuple(cfg.hidden),
+            self.sizes[-1],
+            self.specs,
+            ratio=cfg.ratio,
+            rng=self.rng,
+            num_steps=self.num_steps,
+            alpha=self.alpha,
+            beta=self.beta,
+            s1=cfg.initial_s1 if cfg.target_rate is None else None,
+            target_rate=cfg.target_rate,
+            events=self.data.train_events.select(np.arange(n_cal)) if cfg.target_rate is not None else None,
+        )
+        self.initial = drawn.info
+        self.weights = self._flat(drawn.float_network.weights)
         self.project()
         self.adam_m = np.zeros_like(self.weights)
         self.adam_v = np.zeros_like(self.weights)
 
     # ------------------------------------------------------------------ one step / epoch
-    def _run(self, events, labels, batch, backward: bool, w_int, w_flt):
-        self.kernels.run(
-            batch,
-            labels,
-            events,
-            w_int,
-            w_flt,
-            self.consts,
-            self.a_f,
-            self.b_f,
-            self.inv_sigma,
-            self.theta_f,
-            self.reset_zero,
-            self.config.float_mode,
-            backward,
-        )
+    def _run(self, events, labels, batch, backward: bool, w_run, w_flt):
+        self.kernels.run(batch, labels, events, w_run, w_flt, self.consts, self.float_layers, backward)
 
     def gradient(self, batch) -> np.ndarray:
         """Gradient of the batch's mean loss with respect to the (effective) weights, flat."""
-        w_int, w_flt = self.effective_weights()
-        self._run(self.data.train_events, self.data.train_labels, batch, True, w_int, w_flt)
-        return self.kernels.grad.sum(axis=0)
+        w_run, w_flt = self.effective_weights()
+        self._run(self.data.train_events, self.data.train_labels, batch, True, w_run, w_flt)
+        return self.kernels.buffers.grad.sum(axis=0)
 
     def step(self, batch) -> tuple[float, int]:
         """One update on ``batch`` (int64 sample indices): returns (sum of losses, number correct)."""
         cfg = self.config
         grad = self.gradient(batch)
         n = batch.size
-        loss = float(self.kernels.losses[:n].sum())
-        correct = int((self.kernels.predictions[:n] == self.data.train_labels[batch]).sum())
+        buffers = self.kernels.buffers
+        loss = float(buffers.losses[:n].sum())
+        correct = int((buffers.predictions[:n] == self.data.train_labels[batch]).sum())
         if cfg.optimizer == "sgd":
             self.weights -= cfg.lr * grad
         else:
@@ -245,34 +223,25 @@ class Trainer:
         return loss, correct
 
     def evaluate(self, events, labels) -> dict:
-        """Accuracy, mean loss and firing rates (Hz, per hidden layer, E and I) of the current weights."""
-        w_int, w_flt = self.effective_weights()
+        """Accuracy, mean loss and firing rates (Hz; per hidden layer: all, E, I) of the current weights."""
+        w_run, w_flt = self.effective_weights()
+        buffers = self.kernels.buffers
         n = events.n_samples
         bs = self.config.batch_size
         correct, loss = 0, 0.0
-        totals = np.zeros(self.kernels.counts.shape[1], np.int64)
+        totals = np.zeros(buffers.counts.shape[1], np.int64)
         for lo in range(0, n, bs):
             batch = np.arange(lo, min(n, lo + bs), dtype=np.int64)
-            self._run(events, labels, batch, False, w_int, w_flt)
-            correct += int((self.kernels.predictions[: batch.size] == labels[batch]).sum())
-            loss += float(self.kernels.losses[: batch.size].sum())
-            totals += self.kernels.counts.sum(axis=0)
-        return {"accuracy": correct / max(n, 1), "loss": loss / max(n, 1), "rates_hz": self._rates(totals, n)}
-
-    def _rates(self, totals, n_samples) -> list:
-        seconds = n_samples * self.num_steps / 1000.0
-        out = []
+            self._run(events, labels, batch, False, w_run, w_flt)
+            correct += int((buffers.predictions[: batch.size] == labels[batch]).sum())
+            loss += float(buffers.losses[: batch.size].sum())
+            totals += buffers.counts.sum(axis=0)
         h = self.kernels.h_off
-        for k in range(len(self.sizes) - 2):
-            counts = totals[h[k] : h[k + 1]]
-            types = self.types[k]
-            rate = {}
-            for name, code in (("E", 0), ("I", 1)):
-                sel = counts[types == code]
-                rate[name] = float(sel.sum() / (sel.size * seconds)) if sel.size and seconds else 0.0
-            rate["all"] = float(counts.sum() / (counts.size * seconds)) if seconds else 0.0
-            out.append(rate)
-        return out
+        rates = [
+            population_rates_from_totals(totals[h[k] : h[k + 1]], n, self.types[k], self.num_steps)
+            for k in range(len(self.sizes) - 2)
+        ]
+        return {"accuracy": correct / max(n, 1), "loss": loss / max(n, 1), "rates_hz": rates}
 
     def train_epoch(self, bar=None) -> dict:
         n = self.data.train_events.n_samples
@@ -315,8 +284,6 @@ class Trainer:
 
     def save_model(self, path, summary: dict | None = None):
         """Write the integer network of the current weights as a model file (``summary``: provenance)."""
-        from ..model import Model, make_provenance, save_model
-
         summary = (
             summary
             if summary is not None
@@ -340,60 +307,37 @@ class Trainer:
             dataset=self.data.name,
             scales=tuple(self.scales),
             provenance=make_provenance(
-                seed=self.config.seed, config=_jsonable(self.config.to_dict()), training=summary
+                seed=self.config.seed, config=jsonable(self.config.to_dict()), training=summary
             ),
         )
         return save_model(model, path)
-
-    def checkpoint_path(self) -> Path:
-        return self.out_dir / "checkpoint.npz"
 
     def write_checkpoint(self):
         state = {
             "weights": self.weights,
             "adam_m": self.adam_m,
             "adam_v": self.adam_v,
-            "adam_t": np.int64(self.adam_t),
-            "epoch": np.int64(self.epoch),
-            "best_accuracy": np.float64(self.best_accuracy),
-            "best_epoch": np.int64(self.best_epoch),
-            "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
-            "history": np.array(json.dumps(self.history)),
-            "initial": np.array(json.dumps(self.initial)),
-            "identity": np.array(json.dumps(_jsonable(self.config.run_identity()), sort_keys=True)),
+            "adam_t": self.adam_t,
+            "epoch": self.epoch,
+            "best_accuracy": self.best_accuracy,
+            "best_epoch": self.best_epoch,
+            "rng_state": self.rng.bit_generator.state,
+            "history": self.history,
+            "initial": self.initial,
         }
-        _atomic_write(self.checkpoint_path(), lambda f: np.savez(f, **state))
-        text = "".join(json.dumps(entry) + "\n" for entry in self.history)
-        _atomic_write(self.out_dir / "history.jsonl", lambda f: f.write(text.encode()))
+        write_checkpoint(self.out_dir, state, self.config.run_identity())
 
     def resume(self):
-        path = self.checkpoint_path()
-        if not path.exists():
-            raise TrainingError(f"cannot resume: no checkpoint at {str(path)!r}; start without --resume")
-        with np.load(path, allow_pickle=False) as ck:
-            identity = json.loads(str(ck["identity"]))
-            mine = _jsonable(self.config.run_identity())
-            if identity != mine:
-                diff = sorted(k for k in set(identity) | set(mine) if identity.get(k) != mine.get(k))
-                raise TrainingError(
-                    f"cannot resume {str(path)!r}: the config differs from the checkpointed run in {diff!r}"
-                )
-            self.weights = np.array(ck["weights"])
-            self.adam_m = np.array(ck["adam_m"])
-            self.adam_v = np.array(ck["adam_v"])
-            self.adam_t = int(ck["adam_t"])
-            self.epoch = int(ck["epoch"])
-            self.best_accuracy = float(ck["best_accuracy"])
-            self.best_epoch = int(ck["best_epoch"])
-            self.rng.bit_generator.state = json.loads(str(ck["rng_state"]))
-            self.history = json.loads(str(ck["history"]))
-            self.initial = json.loads(str(ck["initial"]))
+        state = read_checkpoint(self.out_dir, self.config.run_identity())
+        self.weights, self.adam_m, self.adam_v = state["weights"], state["adam_m"], state["adam_v"]
+        self.adam_t, self.epoch = state["adam_t"], state["epoch"]
+        self.best_accuracy, self.best_epoch = state["best_accuracy"], state["best_epoch"]
+        self.rng.bit_generator.state = state["rng_state"]
+        self.history, self.initial = state["history"], state["initial"]
 
     # ------------------------------------------------------------------ the run
     def run(self, resume: bool = False) -> dict:
         """Train for ``config.epochs`` epochs (continuing a checkpoint when ``resume``); returns a summary."""
-        from tqdm import tqdm
-
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         if resume:
@@ -441,18 +385,14 @@ class Trainer:
         }
 
 
-def _jsonable(data):
-    return json.loads(json.dumps(data))
-
-
-def _atomic_write(path: Path, write):
-    """Write through ``write(file)`` to a temp file in the same folder, then rename over ``path``."""
-    with atomic_write(path, "wb") as handle:
-        write(handle)
-
-
-def train(config, out_dir=None, *, data: TrainingData | None = None, progress: bool | None = None,
-          resume: bool = False) -> dict:
+def train(
+    config,
+    out_dir=None,
+    *,
+    data: TrainingData | None = None,
+    progress: bool | None = None,
+    resume: bool = False,
+) -> dict:
     """Train one network as ``fxsnn train`` does and return the run's summary (what ``--json`` prints).
 
     Parameters
@@ -467,8 +407,6 @@ def train(config, out_dir=None, *, data: TrainingData | None = None, progress: b
     resume : bool
         Continue the checkpoint in ``out_dir``.
     """
-    import numba
-
     if config.threads is not None:
         numba.set_num_threads(min(config.threads, numba.config.NUMBA_NUM_THREADS))
     t0 = time.perf_counter()
