@@ -116,26 +116,44 @@ def _filter_trains(spikes_sample, decay, filtered):
 @numba.njit(parallel=True, **JIT)
 def _van_rossum_kernel(spikes, tau, step_weights, chunk_sums):
     """Per chunk of samples, the sum over its samples of ``D[n, m] = sqrt(sum_t w[t] g(t)**2)`` (upper
-    triangle n < m), ``g = f_n - f_m`` the filtered difference and ``w = step_weights``."""
+    triangle n < m), ``g = f_n - f_m`` the filtered difference and ``w = step_weights``.
+
+    Before the earlier of the two neurons' first spikes both filtered trains are exactly 0, so the sum starts
+    there (adding ``w * 0.0`` would not change a bit), and against a silent neuron it is the other neuron's
+    own sum, computed once per sample in the same order: the same bits as the plain double loop, faster."""
     n_samples, n_steps, n_neurons = spikes.shape
     n_chunks = chunk_sums.shape[0]
     decay = np.exp(-1.0 / tau)
     for chunk in numba.prange(n_chunks):
         filtered = np.empty((n_steps, n_neurons), dtype=np.float64)
         column = np.empty((n_neurons, n_steps), dtype=np.float64)
+        first = np.empty(n_neurons, dtype=np.int64)
+        own = np.empty(n_neurons, dtype=np.float64)
         acc = chunk_sums[chunk]
         for b in range(chunk * _VR_CHUNK, min(n_samples, (chunk + 1) * _VR_CHUNK)):
             _filter_trains(spikes[b], decay, filtered)
             for n in range(n_neurons):
+                first[n] = n_steps
                 for t in range(n_steps):
                     column[n, t] = filtered[t, n]
+                    if first[n] == n_steps and spikes[b, t, n] != 0:
+                        first[n] = t
+                total = 0.0
+                for t in range(first[n], n_steps):
+                    total += step_weights[t] * (column[n, t] * column[n, t])
+                own[n] = np.sqrt(total)
             for n in range(n_neurons):
                 for m in range(n + 1, n_neurons):
-                    total = 0.0
-                    for t in range(n_steps):
-                        diff = column[n, t] - column[m, t]
-                        total += step_weights[t] * (diff * diff)
-                    acc[n, m] += np.sqrt(total)
+                    if first[m] == n_steps:
+                        acc[n, m] += own[n]
+                    elif first[n] == n_steps:
+                        acc[n, m] += own[m]
+                    else:
+                        total = 0.0
+                        for t in range(min(first[n], first[m]), n_steps):
+                            diff = column[n, t] - column[m, t]
+                            total += step_weights[t] * (diff * diff)
+                        acc[n, m] += np.sqrt(total)
 
 
 def _step_weights(n_steps: int, tau: float, metric: str) -> np.ndarray:
