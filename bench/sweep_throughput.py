@@ -186,7 +186,7 @@ def main(argv=None) -> int:
         for r in results:
             print(
                 f"{r['workers']} worker(s): {r['runs_per_hour']} runs/hour, "
-                f"mean run {r['mean_run_seconds']} s, Dask overhead {r['overhead_seconds_per_run']} s per run "
+                f"mean run {r['mean_run_seconds']} s, Dask overhead {r['overhead_seconds_per_run']} s/run "
                 f"({100 * r['overhead_share']:.1f} %), "
                 f"worker max RSS {r['worker_max_rss_mb']} MB",
                 file=sys.stderr,

@@ -201,7 +201,7 @@ def test_continuous_metric_by_hand():
 
 
 def test_speed_100_neurons_1000_samples():
-    """The issue's budget: 100 neurons x 1,000 samples x 100 steps in <= 10 s (about 1 s on 2 cores)."""
+    """Budget (docs/sweeps.md): 100 neurons x 1,000 samples x 100 steps in <= 10 s (about 1 s on one core)."""
     import time
 
     rng = np.random.default_rng(1)

@@ -1,6 +1,6 @@
-"""fxsnn sweep on real Dask clusters: a local cluster of 2 workers, an external `dask scheduler` + `dask worker`
-on loopback, failures, and resume after SIGKILL of the client and of a worker (nothing finished lost, nothing
-duplicated, never half a run)."""
+"""fxsnn sweep on real Dask clusters: a local cluster of 2 workers, an external `dask scheduler` and
+`dask worker` on loopback, failures, and resume after SIGKILL of the client and of a worker (nothing finished
+lost, nothing duplicated, never half a run)."""
 
 from __future__ import annotations
 
@@ -101,8 +101,8 @@ def test_local_cluster_two_workers_resume_failures_and_changes(tmp_path):
     sweep = _write(
         tmp_path,
         "smoke.toml",
-        SMOKE.format(trials=1, s1="[0.02, 0.1]") + '[[runs]]\nratio = 0.8\ndataset = "fmnist"\n',
-    )  # no Fashion-MNIST here: it fails
+        SMOKE.format(trials=1, s1="[0.02, 0.1]") + '[[runs]]\nratio = 0.8\ndataset = "shd"\n',
+    )  # SHD is never downloaded and not on this machine: this run fails
     out = tmp_path / "out"
     empty = tmp_path / "no-data"
     empty.mkdir()
@@ -116,7 +116,7 @@ def test_local_cluster_two_workers_resume_failures_and_changes(tmp_path):
     rows = _results(out)
     assert [row["status"] for row in rows].count("done") == 4
     failed = [row for row in rows if row["status"] == "failed"]
-    assert len(failed) == 1 and failed[0]["dataset"] == "fmnist" and "fmnist" in failed[0]["error"].lower()
+    assert len(failed) == 1 and failed[0]["dataset"] == "shd" and "SHD (shd) not found" in failed[0]["error"]
     record = json.loads(next((out / "failed").glob("*.json")).read_text())
     assert "Traceback" in record["traceback"]
     plan = json.loads((out / "sweep.json").read_text())
@@ -146,7 +146,7 @@ def test_local_cluster_two_workers_resume_failures_and_changes(tmp_path):
     now = _check_folders(out)
     assert len(now) == 6 and all(now[i] == mtime for i, mtime in folders.items())
     rows = _results(out)
-    assert len(rows) == 7 and sum(row["in_plan"] == "False" for row in rows) == 1  # the fmnist failure
+    assert len(rows) == 7 and sum(row["in_plan"] == "False" for row in rows) == 1  # the SHD failure
 
 
 def _free_port() -> int:

@@ -63,6 +63,8 @@ def run(args) -> dict:
         raise UsageError(f"--samples must be at least 1, not {args.samples}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
+    if args.workers is not None and args.scheduler is not None:
+        raise UsageError("--workers starts a local cluster; with --scheduler the cluster's workers are used")
     data_dir = args.data_dir or os.environ.get("FXSNN_DATA_DIR") or None
     if data_dir is not None:
         if not Path(data_dir).is_dir():

@@ -18,7 +18,7 @@ from fxsnn.network import Network
 
 __all__ = ["layer_activity", "DEFAULT_SAMPLES", "TRACE_CHUNK"]
 
-#: Training samples the activity is measured on unless told otherwise (the issue's 1,000).
+#: Training samples the activity is measured on unless told otherwise.
 DEFAULT_SAMPLES = 1000
 #: Samples per emulator pass: bounds the trace's memory (about 17 bytes per sample, step and neuron).
 TRACE_CHUNK = 250

@@ -252,6 +252,8 @@ def _axis(name: str, values, path: str, base: dict) -> list:
         raise UsageError(f"{path} must be a list of values, not {values!r}")
     if not values:
         raise UsageError(f"{path} is empty: give it at least one value")
+    if name in _SWEEP_OWNED:
+        _train_key(name, path)
     out, labels = [], set()
     grouped = name not in TRAIN_KEYS
     for k, value in enumerate(values):
