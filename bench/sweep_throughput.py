@@ -7,7 +7,8 @@ Runs a sample of the paper's Fashion-MNIST runs, shortened (``--epochs``, ``--tr
 - runs per hour (finished runs over the wall time of the sweep, cluster start excluded);
 - Dask's overhead per run: ``(wall * workers - sum of the runs' own seconds) / runs``, as a share of the
   mean run (the goal is at most 2 %); it counts scheduling, moving the finished files to the client and
-  writing them, and with several workers the idle tail when fewer runs are left than workers;
+  writing them, and with several workers the idle tail when fewer runs are left than workers (so use many
+  more runs than workers). Starting the cluster and importing fxsnn on the workers are not counted;
 - the peak memory (max RSS) of each worker process.
 
 Then, from the per-sample training and test times inside the measured runs (``history.jsonl``), the time of
@@ -44,13 +45,18 @@ def _max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
 
 
+def _import_worker_code() -> None:
+    import fxsnn.study.worker  # noqa: F401
+
+
 def _sample_plan(args):
-    """Every k-th run of the init-rate study (a spread of ratios and s1), shortened."""
+    """Runs spread evenly over the cells (ratio x s1) of the init-rate study's first trial, shortened."""
     from fxsnn.study.plan import load_sweep, parse_sweep
 
     full = load_sweep(PRESETS / "fmnist_init_rate.toml")
-    step = max(1, len(full.runs) // (8 * args.runs))
-    picked = full.runs[::step][: args.runs]
+    cells = [run for run in full.runs if run.trial == 0]
+    step = max(1, len(cells) // args.runs)
+    picked = cells[::step][: args.runs]
     runs = [{"ratio": run.config.ratio, "s1": run.config.s1, "seed": run.config.seed} for run in picked]
     base = {
         key: value
@@ -70,6 +76,7 @@ def _measure(plan, n_workers: int, data_dir, samples: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="fxsnn-bench-sweep-") as tmp:
         t0 = time.perf_counter()
         with open_client(n_workers) as (client, info):
+            client.run(_import_worker_code)  # worker start-up is not Dask's per-run overhead
             start = time.perf_counter() - t0
             summary = run_sweep(
                 plan, tmp, scheduler=info["scheduler"], data_dir=data_dir, samples=samples, progress=False
