@@ -162,6 +162,7 @@ def _execute(client, tasks: list, folder: SweepFolder, counts: dict, progress: b
                 status = _finish(future, task, folder)
                 counts["ran" if status == "done" else "failed"] += 1
                 future.release()
+                running = max(0, running - 1)
                 bar.update(1)
                 bar.set_postfix_str(_postfix(counts, running))
                 if plain:
