@@ -46,7 +46,7 @@ NUM_STEPS = 100
 
 
 def load_fmnist(split: str, data_dir: Path | None) -> tuple[np.ndarray, str]:
-    """Images in [0, 1] (n, 784): through fxsnn.datasets if it can find them, else the idx files read directly."""
+    """Images in [0, 1] (n, 784): via fxsnn.datasets if it finds them, else the idx files read directly."""
     try:
         from fxsnn.datasets import load_dataset
 

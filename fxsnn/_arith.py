@@ -25,6 +25,7 @@ from ._jit import JIT
 from .network import LayerParams
 
 __all__ = [
+    "ARITHMETIC_VERSION",
     "MODE_MULTIPLY",
     "MODE_SHIFT",
     "LAYER_CONSTANTS",
@@ -40,6 +41,11 @@ __all__ = [
     "layer_constants",
     "float_layer_constants",
 ]
+
+#: Version of the integer arithmetic of docs/fixed-point.md. Raise it whenever that arithmetic (or the
+#: training forward pass built on it) changes what a run produces: every sweep run id (fxsnn.study.identity)
+#: then changes, and resumed sweeps recompute.
+ARITHMETIC_VERSION = 1
 
 MODE_MULTIPLY = 0
 MODE_SHIFT = 1

@@ -3,8 +3,9 @@
 Kernels inline helpers from other modules (``inline="always"``: :mod:`fxsnn._arith`, :mod:`fxsnn._step`).
 numba's on-disk cache normally checks only the caller's own source file, so an edit to a helper would leave
 callers running stale code from the cache; :class:`_PackageCacheLocator` therefore stamps every fxsnn
-kernel's cache entry with the state of *all* of fxsnn's sources (every ``.py`` file below the package
-folder, subpackages included).
+kernel's cache entry with the state of every fxsnn source that uses numba (every ``.py`` file below the
+package folder, subpackages included, whose text mentions numba): an edit to any kernel or helper
+recompiles, an edit to a command or a report does not.
 """
 
 from __future__ import annotations
@@ -43,12 +44,18 @@ class _PackageCacheLocator(numba.core.caching.InTreeCacheLocator):
             for folder, subfolders, files in os.walk(self._package_dir):
                 subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
                 for name in sorted(files):
-                    if name.endswith(".py"):
-                        path = os.path.join(folder, name)
+                    path = os.path.join(folder, name)
+                    if name.endswith(".py") and _uses_numba(path):
                         st = os.stat(path)
                         entries.append((os.path.relpath(path, self._package_dir), st.st_mtime_ns, st.st_size))
             _PackageCacheLocator._package_stamp = hashlib.sha256(repr(entries).encode()).hexdigest()
         return (super().get_source_stamp(), _PackageCacheLocator._package_stamp)
+
+
+def _uses_numba(path: str) -> bool:
+    """Whether the source file at ``path`` mentions numba (it defines or inlines kernels)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return "numba" in handle.read()
 
 
 if _PackageCacheLocator not in numba.core.caching.CacheImpl._locator_classes:

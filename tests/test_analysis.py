@@ -11,6 +11,7 @@ import pytest
 from fxsnn.analysis import (
     PAIR_GROUPS,
     firing_rates_hz,
+    group_pair_distances,
     population_rates_hz,
     van_rossum_groups,
     van_rossum_matrix,
@@ -93,7 +94,10 @@ def test_groups():
         assert groups[name]["mean"] == pytest.approx(np.mean(values), rel=1e-12)
         assert groups[name]["std"] == pytest.approx(np.std(values), rel=1e-9, abs=1e-12)
     all_e = van_rossum_groups(spikes, neuron_types(7, 1.0))
-    assert all_e["E-E"]["pairs"] == 21 and all_e["E-I"] == {"mean": None, "std": None, "pairs": 0}
+    assert all_e["E-E"]["pairs"] == 21
+    assert all_e["E-I"] == {"mean": None, "std": None, "median": None, "pairs": 0}
+    ee_median = groups["E-E"]["median"]
+    assert ee_median == pytest.approx(np.median(ee), rel=1e-12)
 
 
 def test_groups_from_emulator_traces():
@@ -145,6 +149,8 @@ def test_population_rates():
         (lambda: van_rossum_matrix(np.full((1, 3, 2), 2)), "0 and 1 only"),
         (lambda: van_rossum_matrix(np.zeros((1, 3, 2)), tau=0.0), "tau must be"),
         (lambda: van_rossum_groups(np.zeros((1, 3, 2)), np.zeros(3)), "one entry per neuron"),
+        (lambda: van_rossum_matrix(np.zeros((1, 3, 2)), metric="l2"), "metric must be one of"),
+        (lambda: group_pair_distances(np.zeros((2, 3)), np.zeros(2)), "square"),
     ],
 )
 def test_errors(call, message):
@@ -164,3 +170,46 @@ def test_firing_rates_hz():
         firing_rates_hz(np.zeros((0, 3)), 100)
     with pytest.raises(ValueError, match="num_steps must be an integer >= 1"):
         firing_rates_hz(counts, 0)
+
+
+def elephant_van_rossum(spikes_sample: np.ndarray, tau: float) -> np.ndarray:
+    """elephant's continuous-time distance of one sample's trains (spike at step t = spike at t ms)."""
+    neo = pytest.importorskip("neo")
+    pq = pytest.importorskip("quantities")
+    dissimilarity = pytest.importorskip("elephant.spike_train_dissimilarity")
+    n_steps, n_neurons = spikes_sample.shape
+    trains = [
+        neo.SpikeTrain(np.flatnonzero(spikes_sample[:, n]).astype(float), units="ms", t_stop=float(n_steps))
+        for n in range(n_neurons)
+    ]
+    return dissimilarity.van_rossum_distance(trains, time_constant=tau * pq.ms)
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.4, 5.0])
+def test_continuous_metric_equals_elephant(tau):
+    """metric="continuous" is elephant's van_rossum_distance to 1e-9 relative, per sample and averaged."""
+    rng = np.random.default_rng(int(tau * 10))
+    spikes = (rng.random((6, 40, 12)) < rng.random((6, 1, 12)) * 0.4).astype(np.uint8)
+    spikes[:, :, 0] = 0  # a silent neuron: its distance to a train is that train's norm
+    spikes[0, -1, 1] = 1  # a spike in the last step (the tail after it is integrated to infinity)
+    total = np.zeros((12, 12))
+    for b in range(spikes.shape[0]):
+        want = elephant_van_rossum(spikes[b], tau)
+        got = van_rossum_matrix(spikes[b : b + 1], tau=tau, metric="continuous")
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
+        total += want
+    np.testing.assert_allclose(
+        van_rossum_matrix(spikes, tau=tau, metric="continuous"), total / spikes.shape[0], rtol=1e-9, atol=0
+    )
+
+
+def test_continuous_metric_by_hand():
+    # One spike against none: 1 by elephant's normalisation, at any tau and at any step.
+    spikes = np.zeros((1, 5, 2), dtype=np.uint8)
+    spikes[0, 2, 0] = 1
+    for tau in (0.5, 1.0, 7.0):
+        assert van_rossum_matrix(spikes, tau=tau, metric="continuous")[0, 1] == pytest.approx(1.0, rel=1e-14)
+    # Spikes at 0 and 1 (tau = 1): D^2 = 2 - 2 exp(-1)
+    spikes = np.array([[[1, 0], [0, 1], [0, 0]]], dtype=np.uint8)
+    want = math.sqrt(2 - 2 * math.exp(-1))
+    assert van_rossum_matrix(spikes, metric="continuous")[0, 1] == pytest.approx(want, rel=1e-14)

@@ -4,7 +4,9 @@ Each subcommand lives in its own module with two functions:
 
 - ``register(subparsers)`` adds its parser and calls ``parser.set_defaults(run=run, render=render)``;
 - ``run(args) -> dict`` does the work and returns the results as a JSON-serialisable dict;
-- ``render(result) -> str`` (optional) turns the dict into text for humans.
+- ``render(result) -> str`` (optional) turns the dict into text for humans;
+- ``exit_status(result) -> int`` (optional) the exit status after the result is printed (a sweep with failed
+  runs prints its summary and exits 1).
 
 Every subcommand gets ``--json``: then exactly one JSON object (the dict from ``run``) goes to stdout.
 fxsnn's own errors (:class:`fxsnn.errors.FxsnnError` and its subclasses) become one line on stderr,
@@ -25,7 +27,7 @@ from ..errors import FxsnnError
 
 #: Subcommand modules, in the order ``fxsnn --help`` lists them.
 COMMANDS = ["fxsnn.cli.info", "fxsnn.cli.simulate", "fxsnn.cli.hdl", "fxsnn.cli.init", "fxsnn.cli.train",
-            "fxsnn.cli.eval"]
+            "fxsnn.cli.eval", "fxsnn.cli.sweep", "fxsnn.cli.vrd", "fxsnn.cli.report"]
 
 
 #: Exit status of a command that failed through a bug rather than a user error (sysexits.h EX_SOFTWARE).
@@ -89,7 +91,8 @@ def main(argv=None) -> int:
         print(json.dumps(result, sort_keys=False))
     else:
         print(getattr(args, "render", _default_render)(result))
-    return 0
+    exit_status = getattr(args, "exit_status", None)
+    return exit_status(result) if exit_status is not None else 0
 
 
 def entry() -> None:
