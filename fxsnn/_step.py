@@ -214,10 +214,12 @@ def run_sample(layout, scratch, steps, indices, first_event, end_event, num_step
     (the readout's width) is set to the sample's scores; ``counts`` (flat over the hidden layers) gets each
     hidden neuron's spikes added. With a recorder, every step is recorded (:class:`Recorder`).
 
-    Early stop, only without a recorder: from the step of the last input event on, once every hidden layer
-    is provably silent (:func:`layer_silent`, layer by layer: a silent layer sends the next one no input), no
-    hidden state can change any output again, so only the readout runs on. Checked at growing intervals so
-    a network that never qualifies (shift mode) pays for a few checks only.
+    Early stop, unless the recorder records state (membranes, currents, the steps of the maxima: a
+    recorder of spikes only allows it): from the step of the last input event on, once every hidden layer is
+    provably silent (:func:`layer_silent`, layer by layer: a silent layer sends the next one no input), no
+    hidden state can change any output again, so only the readout runs on (the recorded spikes of the steps
+    skipped are 0). Checked at growing intervals so a network that never qualifies (shift mode) pays for a
+    few checks only.
     """
     current, membrane = scratch.current, scratch.membrane
     spikes, spike_list, n_listed, active = (
@@ -234,8 +236,13 @@ def run_sample(layout, scratch, steps, indices, first_event, end_event, num_step
     n_listed[:] = 0
     active[:] = 0
     scores[:] = 0
-    if rec is not None and rec.best_step.shape[0] != 0:
-        rec.best_step[:] = 0
+    stop_allowed = True
+    if rec is not None:
+        if rec.best_step.shape[0] != 0:
+            rec.best_step[:] = 0
+        stop_allowed = (
+            rec.old_membrane.shape[0] == 0 and rec.new_current.shape[0] == 0 and rec.best_step.shape[0] == 0
+        )
     e = first_event
     last_event = steps[end_event - 1] if end_event > first_event else -1
     next_check = last_event
@@ -256,13 +263,15 @@ def run_sample(layout, scratch, steps, indices, first_event, end_event, num_step
             if rec.new_current.shape[0] != 0:
                 rec.new_current[t, :] = current
                 rec.new_membrane[t, :] = membrane
-        elif t >= next_check:
+        if stop_allowed and t >= next_check:
             silent = True
             for layer in range(n_layers - 1):
                 if not layer_silent(current, membrane, n_off[layer], widths[layer + 1], consts[layer]):
                     silent = False
                     break
             if silent:
+                if rec is not None and rec.spikes.shape[0] != 0:
+                    rec.spikes[t + 1 :, :] = 0
                 # The readout's input sums are zero from here on (acc was consumed).
                 for t_rest in range(t + 1, num_steps):
                     if active[readout] == 0:

@@ -43,12 +43,12 @@ class Trace:
     ----------
     spikes : tuple of ndarray
         Per hidden layer, uint8 ``(n_samples, T, H_l)``: ``s[t]``.
-    current : tuple of ndarray
-        Per layer (hidden layers, then the readout), int64 ``(n_samples, T, N_l)``: ``I[t+1]``
-        (readout: ``F[t+1]``).
-    membrane : tuple of ndarray
-        Per layer (hidden layers, then the readout), int64 ``(n_samples, T, N_l)``: ``V[t+1]``
-        (readout: ``U[t+1]``).
+    current : tuple of ndarray, or None
+        Per layer (hidden layers, then the readout), int64 ``(n_samples, T, N_l)``: ``I[t+1]`` (readout:
+        ``F[t+1]``). None for a trace of spikes only (``simulate(..., trace="spikes")``).
+    membrane : tuple of ndarray, or None
+        Per layer, int64 ``(n_samples, T, N_l)``: ``V[t+1]`` (readout: ``U[t+1]``). None for a trace of
+        spikes only.
     """
 
     spikes: tuple
@@ -260,7 +260,7 @@ def simulate(
     net: Network,
     events: EventBatch,
     *,
-    trace: bool = False,
+    trace: bool | str = False,
     threads: int | None = None,
     progress: bool = False,
 ) -> SimResult:
@@ -273,9 +273,11 @@ def simulate(
     events : EventBatch
         Input spike events; ``events.num_inputs`` must equal ``net.n_inputs`` and ``events.num_steps``
         must equal ``net.num_steps``.
-    trace : bool
-        Also record every neuron's spike and state at every step (:class:`Trace`); memory grows as
-        ``n_samples * T * neurons * 17`` bytes.
+    trace : bool or "spikes"
+        True: also record every neuron's spike and state at every step (:class:`Trace`); memory grows as
+        ``n_samples * T * neurons * 17`` bytes. ``"spikes"``: the hidden layers' spikes only (``n_samples *
+        T * hidden neurons`` bytes, and hidden layers still stop early once provably silent), e.g. for
+        :func:`fxsnn.analysis.van_rossum_matrix`.
     threads : int or None
         numba threads to use (``None``: numba's current setting). Results never depend on it.
     progress : bool
@@ -292,6 +294,9 @@ def simulate(
         out of range.
     """
     _check(net, events)
+    if trace not in (False, True, "spikes"):
+        raise ValueError(f"trace must be False, True or 'spikes', not {trace!r}")
+    full = trace is True
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
             raise ValueError(f"threads must be an integer or None, not {threads!r}")
@@ -313,9 +318,10 @@ def simulate(
     predictions = np.zeros(n_samples, dtype=np.int64)
     counts = np.zeros((n_samples, n_hidden), dtype=np.int32)
     if trace:
+        state_shape = (num_steps, n_total) if full else (0, 0)  # empty: the recorder leaves the state out
         tr_spikes = np.zeros((n_samples, num_steps, n_hidden), dtype=np.uint8)
-        tr_current = np.zeros((n_samples, num_steps, n_total), dtype=np.int64)
-        tr_membrane = np.zeros((n_samples, num_steps, n_total), dtype=np.int64)
+        tr_current = np.zeros((n_samples, *state_shape), dtype=np.int64)
+        tr_membrane = np.zeros((n_samples, *state_shape), dtype=np.int64)
 
     # Progress: run the batch in slices (each still parallel inside); without a bar, one slice.
     slice_size = max(_CHUNK * 64, 1) if progress else max(n_samples, 1)
@@ -363,8 +369,8 @@ def simulate(
     if trace:
         result_trace = Trace(
             spikes=_split(tr_spikes, n_off, sizes, n_layers - 1),
-            current=_split(tr_current, n_off, sizes, n_layers),
-            membrane=_split(tr_membrane, n_off, sizes, n_layers),
+            current=_split(tr_current, n_off, sizes, n_layers) if full else None,
+            membrane=_split(tr_membrane, n_off, sizes, n_layers) if full else None,
         )
     scores = np.ascontiguousarray(scores[:, : net.n_outputs])
     return SimResult(scores, predictions, spike_counts, input_events, result_trace)

@@ -609,3 +609,40 @@ def test_layers_on_and_off_the_padding_boundary(sizes):
     rng = np.random.default_rng(4)
     events = EventBatch.from_dense((rng.random((3, 16, sizes[0])) < 0.4).astype(np.uint8))
     assert_emulator_matches_reference(net, events)
+
+
+@pytest.mark.parametrize("decay_mode", ["multiply", "shift"])
+def test_spike_trace_equals_the_full_trace(decay_mode):
+    """trace="spikes" records the full trace's spikes (hidden layers may stop early: their later spikes are
+    then 0 in both), with the same scores, predictions and counts, and no state arrays."""
+    rng = np.random.default_rng(5)
+    hidden = LayerParams(
+        weight_bits=6,
+        state_bits=16,
+        decay_mode=decay_mode,
+        syn_decay=3 if decay_mode == "shift" else 3354,
+        mem_decay=4 if decay_mode == "shift" else 3706,
+        threshold=300,
+    )
+    net = Network(
+        (
+            Layer(hidden, rng.integers(0, 64, (12, 9)), neuron_types(9, 0.7)),
+            Layer(
+                LayerParams(weight_bits=6, state_bits=16), rng.integers(0, 64, (9, 4)), np.zeros(4, np.int8)
+            ),
+        ),
+        40,
+    )
+    dense = (rng.random((70, 40, 12)) < 0.08).astype(np.uint8)
+    dense[:, 20:, :] = 0  # inputs end early, so the untraced run can stop the hidden layer early
+    events = EventBatch.from_dense(dense)
+    full = simulate(net, events, trace=True)
+    spikes = simulate(net, events, trace="spikes")
+    np.testing.assert_array_equal(spikes.trace.spikes[0], full.trace.spikes[0])
+    np.testing.assert_array_equal(spikes.scores, full.scores)
+    np.testing.assert_array_equal(spikes.predictions, full.predictions)
+    np.testing.assert_array_equal(spikes.spike_counts[0], full.spike_counts[0])
+    assert spikes.trace.current is None and spikes.trace.membrane is None
+    assert full.trace.spikes[0][:, 20:].any()  # spikes after the inputs ended are recorded
+    with pytest.raises(ValueError, match="trace must be"):
+        simulate(net, events, trace="all")

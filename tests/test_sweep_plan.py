@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fxsnn.errors import UsageError
 from fxsnn._arith import ARITHMETIC_VERSION
+from fxsnn.errors import UsageError
 from fxsnn.study.identity import run_id, run_identity
 from fxsnn.study.plan import load_sweep, parse_sweep
 from fxsnn.training import load_config

@@ -60,7 +60,7 @@ def layer_activity(
     counts = []
     for lo in range(0, n, TRACE_CHUNK):
         part = events.select(np.arange(lo, min(n, lo + TRACE_CHUNK)))
-        result = simulate(net, part, trace=True)
+        result = simulate(net, part, trace="spikes")
         spikes = result.trace.spikes[layer]
         distance_sum += van_rossum_matrix(spikes, tau, metric) * spikes.shape[0]
         counts.append(result.spike_counts[layer])
