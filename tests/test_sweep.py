@@ -57,7 +57,7 @@ def _env(tmp_path) -> dict:
     return env
 
 
-def _sweep(tmp_path, *args, timeout=240):
+def _sweep(tmp_path, *args, timeout=900):
     proc = subprocess.run(
         [FXSNN, "sweep", *map(str, args), "--samples", "50", "--json"],
         capture_output=True,
@@ -259,7 +259,7 @@ def _start(tmp_path, sweep, out, workers=2):
     return proc, log
 
 
-def _wait_for_runs(out: Path, n: int, proc, timeout=240):
+def _wait_for_runs(out: Path, n: int, proc, timeout=900):
     deadline = time.monotonic() + timeout
     while len(SweepFolder(out).finished_ids()) < n:
         assert proc.poll() is None, "the sweep ended before the kill"
