@@ -11,14 +11,13 @@ The public API::
 docs/architecture.md shows which module owns which step.
 """
 
-__version__ = "0.1.0"
-
-from .datasets import Dataset, encode_dataset, load_dataset  # noqa: E402
-from .emulator import SimResult, Trace, simulate  # noqa: E402
-from .encode import EventBatch, latency_encode  # noqa: E402
-from .errors import FxsnnError, UsageError  # noqa: E402
-from .model import Model, ModelFileError, load_model, save_model  # noqa: E402
-from .network import (  # noqa: E402
+from ._version import __version__
+from .datasets import Dataset, encode_dataset, load_dataset
+from .emulator import SimResult, Trace, simulate
+from .encode import EventBatch, latency_encode
+from .errors import FxsnnError, UsageError
+from .model import Model, ModelFileError, load_model, save_model
+from .network import (
     EXCITATORY,
     INHIBITORY,
     Layer,

@@ -51,6 +51,7 @@ from zlib import error as zlib_error
 import numpy as np
 
 from ._files import atomic_write
+from ._version import __version__
 from .datasets.registry import DATASETS
 from .encode import LATENCY_DEFAULTS, normalize_encoder
 from .errors import FxsnnError
@@ -133,7 +134,6 @@ def make_provenance(command: str | None = None, seed: int | None = None, config:
     ``command`` defaults to this process's command line. Extra keyword arguments are added as they are
     (they must be JSON-serialisable).
     """
-    from . import __version__
 
     if command is None:
         command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else None

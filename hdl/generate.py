@@ -20,8 +20,8 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-from fxsnn import __version__
 from fxsnn._files import atomic_write
+from fxsnn._version import __version__
 from fxsnn.errors import FxsnnError, UsageError
 from fxsnn.network import Network
 

@@ -35,7 +35,7 @@ EXIT_BUG = 70
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="fxsnn",

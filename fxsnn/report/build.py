@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from fxsnn import __version__
 from fxsnn._files import atomic_write
+from fxsnn._version import __version__
 from fxsnn.errors import UsageError
 from fxsnn.study.records import SweepFolder
 from fxsnn.study.results import result_rows

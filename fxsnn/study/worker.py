@@ -26,7 +26,7 @@ from pathlib import Path
 import tomli_w
 from distributed import get_worker
 
-from fxsnn import __version__
+from fxsnn._version import __version__
 from fxsnn.training import TrainConfig, TrainingData, load_training_data, train
 
 from .activity import DEFAULT_SAMPLES
